@@ -1,0 +1,42 @@
+# The two commands: `make demo` and `make test`. Both create .venv and install the locked
+# dependencies first, so they work on a fresh machine with nothing else done.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test test-all lint typecheck demo bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Whole always-on suite (slow statistical sweeps excluded; `make test-all` includes them).
+test: $(STAMP)
+	$(BIN)/ruff check causal estimators tests bench
+	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check causal estimators tests bench
+	$(BIN)/ruff format --check causal estimators tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Simulate data on the embedded default (DuckDB) and write the reports to demo/.
+demo: $(STAMP)
+	$(BIN)/causal demo --out demo
+
+bench: $(STAMP)
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache

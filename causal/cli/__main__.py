@@ -1,0 +1,3 @@
+from causal.cli import main
+
+main()
