@@ -1,0 +1,102 @@
+"""The layering rule of DESIGN.md, and lazy heavy imports, checked on the real source tree."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Layers from top to bottom; a module may import its own layer or any layer below it.
+LAYERS = [
+    "causal.cli",
+    "causal.report",
+    "causal.workflows",
+    "causal.explain",
+    "causal.graph",
+    "causal.experiments",
+    "causal.data",
+    "causal.stats",
+]
+# Always importable from anywhere inside causal: the root package's error tree and version.
+SHARED = {"causal", "causal._errors"}
+
+
+def _layer(module: str) -> int | None:
+    for i, name in enumerate(LAYERS):
+        if module == name or module.startswith(name + "."):
+            return i
+    return None
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, node.lineno))
+    return out
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def test_estimators_import_nothing_from_causal():
+    offenders = [
+        f"{p.relative_to(ROOT)}:{line} imports {mod}"
+        for p in _sources("estimators")
+        for mod, line in _imports(p)
+        if mod == "causal" or mod.startswith("causal.")
+    ]
+    assert not offenders, "estimators must not import causal:\n" + "\n".join(offenders)
+
+
+def test_causal_imports_point_downwards():
+    offenders = []
+    for p in _sources("causal"):
+        here = _layer(_module_name(p))
+        if here is None:
+            continue
+        for mod, line in _imports(p):
+            if mod in SHARED or not mod.startswith("causal"):
+                continue
+            there = _layer(mod)
+            if there is not None and there < here:
+                offenders.append(f"{p.relative_to(ROOT)}:{line} imports {mod} (a higher layer)")
+    assert not offenders, "imports must point down the layers:\n" + "\n".join(offenders)
+
+
+HEAVY = ["dowhy", "shap", "statsmodels", "lightgbm", "matplotlib", "econml", "sklearn"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import causal",
+        "import causal; causal.Design; causal.ExperimentDesign",
+        "import causal.cli; causal.cli._register()",
+    ],
+)
+def test_heavy_libraries_import_lazily(statement):
+    code = (
+        f"{statement}\nimport sys\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert res.stdout.strip() == "", f"'{statement}' imported heavy modules: {res.stdout}"
