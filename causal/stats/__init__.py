@@ -1,5 +1,44 @@
-"""Pure numerics: arrays or aggregates in, frozen result dataclasses out."""
+"""Pure numerics: arrays or aggregates in, frozen result dataclasses out.
 
+Experiment statistics are pure functions of per-arm :class:`Moments` (the aggregate seam):
+
+- :func:`mean_effect`, :func:`ratio_effect` → :class:`EffectResult` (absolute and relative
+  effect with intervals, Welch t / z, CUPED, delta method, cluster-robust ratios);
+- :func:`srm_test` → :class:`SRMResult`; :func:`adjust_pvalues` (Holm, BH);
+- :func:`noninferiority` → :class:`GuardrailResult`; :func:`decide` → :class:`Decision`;
+- :func:`mde`, :func:`sample_size` → :class:`PowerResult` (from pre-period Moments);
+- :func:`confidence_sequence` → :class:`ConfidenceSequence` (always valid);
+  :func:`group_sequential_design`, :func:`group_sequential_test` (Lan–DeMets alpha spending).
+"""
+
+from causal.stats._effects import mean_effect, ratio_effect
 from causal.stats._moments import Moments, merge_moments
+from causal.stats._multitest import adjust_pvalues
+from causal.stats._results import (
+    ConfidenceSequence,
+    Decision,
+    EffectResult,
+    GroupSequentialDesign,
+    GroupSequentialResult,
+    GuardrailResult,
+    PowerResult,
+    SRMResult,
+)
+from causal.stats._srm import srm_test
 
-__all__ = ["Moments", "merge_moments"]
+__all__ = [
+    "ConfidenceSequence",
+    "Decision",
+    "EffectResult",
+    "GroupSequentialDesign",
+    "GroupSequentialResult",
+    "GuardrailResult",
+    "Moments",
+    "PowerResult",
+    "SRMResult",
+    "adjust_pvalues",
+    "mean_effect",
+    "merge_moments",
+    "ratio_effect",
+    "srm_test",
+]

@@ -1,0 +1,478 @@
+"""Treatment-vs-control effects from per-arm :class:`Moments` (means, proportions, ratios, CUPED).
+
+One engine serves every metric. Each arm ``a`` has ``n_a`` units with column means ``m_a`` and
+centred cross-products ``C_a`` (its :class:`Moments`). A metric is a smooth function of the arm
+means — ``f(m) = m_y`` for a mean, ``f(m) = m_num / m_den`` for a ratio of means — and CUPED
+covariates are ``h(m)`` — the covariate means, or the pre-period ratio ``m_num_pre / m_den_pre``.
+The adjusted arm statistics are
+
+    S_t = f(m_t) - theta' (h(m_t) - hbar),   S_c = f(m_c) - theta' (h(m_c) - hbar),
+    hbar = w_t h(m_t) + w_c h(m_c),          w_a = n_a / (n_t + n_c),
+
+with ``theta`` the pooled within-arm regression slope of the (linearised) metric on the
+(linearised) covariates: ``theta = (sum_a J_a C_a J_a')^+ sum_a J_a C_a g_a`` (``g`` the gradient
+of ``f``, ``J`` the Jacobian of ``h``). For a mean metric this is exactly the ANCOVA slope, so the
+effect ``S_t - S_c`` equals the coefficient of ``T`` in OLS ``y ~ T + x``. Standard errors of the
+effect and of the relative lift ``S_t / S_c - 1`` come from the delta method with the full
+gradient with respect to both arms' means (``S_c`` depends on ``m_t`` through ``hbar``: this is the
+covariance term whose omission makes relative CUPED intervals undercover, GrowthBook #3610).
+``theta`` is treated as known (its estimation error is ``O(1/n)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+from scipy import stats as sps
+
+from causal._errors import (
+    ConfigError,
+    InsufficientDataError,
+    MissingColumnError,
+    MissingValuesError,
+)
+from causal.stats._moments import Moments, merge_moments
+from causal.stats._results import EffectResult
+
+__all__ = ["mean_effect", "ratio_effect"]
+
+Test = Literal["welch", "z"]
+
+# A covariate whose pooled within-arm standard deviation is below this fraction of its
+# magnitude (or exactly 0) is treated as constant and dropped from CUPED.
+_CONST_RTOL = 1e-10
+# Smallest eigenvalue (of the correlation matrix of the covariates) treated as collinear.
+_COLLINEAR_TOL = 1e-10
+
+_Vec = np.ndarray
+_Fn = Callable[[_Vec], float]
+_Grad = Callable[[_Vec], _Vec]
+
+
+def _check_alpha(alpha: float) -> None:
+    if not (isinstance(alpha, int | float) and 0.0 < float(alpha) < 1.0):
+        raise ConfigError(
+            f"The 'alpha' parameter must be a float in (0, 1). Got {alpha!r} instead."
+        )
+
+
+def _select(m: Moments, cols: Sequence[str], arm: str) -> Moments:
+    if not isinstance(m, Moments):
+        raise ConfigError(
+            f"The '{arm}' argument must be causal.stats.Moments. Got {type(m).__name__} instead."
+        )
+    missing = [c for c in cols if c not in m.names]
+    if missing:
+        raise MissingColumnError(
+            f"Column(s) {missing} are not in the {arm} arm's moments (it has {list(m.names)}); "
+            "aggregate them in the engine or fix the metric spec."
+        )
+    sub = m.select(list(cols))
+    bad = ~np.isfinite(sub.mean) | ~np.isfinite(sub.comoment).all(axis=0)
+    if sub.n > 0 and bad.any():
+        names = [c for c, b in zip(cols, bad, strict=True) if b]
+        raise MissingValuesError(
+            f"The {arm} arm's aggregates of column(s) {names} hold NaN or infinite values; "
+            "drop or fill missing values before aggregating."
+        )
+    return sub
+
+
+def _check_n(m: Moments, arm: str, what: str, minimum: int = 2) -> None:
+    if m.n < minimum:
+        raise InsufficientDataError(
+            f"The {arm} arm has {m.n} {what} for metric column '{m.names[0]}'; at least {minimum} "
+            "are needed to estimate a variance. Collect more data or drop this arm."
+        )
+
+
+def _quantile(alpha: float, df: float) -> float:
+    if math.isinf(df):
+        return float(sps.norm.ppf(1 - alpha / 2))
+    return float(sps.t.ppf(1 - alpha / 2, df))
+
+
+def _pvalue(z: float, df: float) -> float:
+    if math.isinf(df):
+        return float(2 * sps.norm.sf(abs(z)))
+    return float(2 * sps.t.sf(abs(z), df))
+
+
+def _theta(
+    arms: list[tuple[Moments, _Vec, np.ndarray]],
+    scale: np.ndarray,
+    names: Sequence[str],
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled within-arm slope; returns (theta, kept-mask). Drops constant covariates."""
+    p = arms[0][2].shape[0]
+    a = np.zeros((p, p))
+    b = np.zeros(p)
+    dof = 0
+    for m, g, jac in arms:
+        a += jac @ m.comoment @ jac.T
+        b += jac @ m.comoment @ g
+        dof += m.n - 1
+    var = np.diag(a) / max(dof, 1)
+    keep = (var > 0) & (np.sqrt(np.maximum(var, 0)) > _CONST_RTOL * scale)
+    for name, k in zip(names, keep, strict=True):
+        if not k:
+            notes.append(
+                f"covariate '{name}' is constant within arms (no variance); dropped from CUPED"
+            )
+    theta = np.zeros(p)
+    if not keep.any():
+        return theta, keep
+    ak = a[np.ix_(keep, keep)]
+    bk = b[keep]
+    d = 1 / np.sqrt(np.diag(ak))
+    corr = ak * np.outer(d, d)
+    eig = np.linalg.eigvalsh(corr)
+    if eig[0] < _COLLINEAR_TOL:
+        notes.append(
+            "CUPED covariates are collinear; used the minimum-norm slope (same adjustment as "
+            "dropping the redundant covariates)"
+        )
+    theta[keep] = d * (np.linalg.pinv(corr, rcond=_COLLINEAR_TOL, hermitian=True) @ (d * bk))
+    return theta, keep
+
+
+def _effect_core(
+    control: Moments,
+    treatment: Moments,
+    *,
+    f: _Fn,
+    grad_f: _Grad,
+    h: Callable[[_Vec], _Vec] | None,
+    jac_h: Callable[[_Vec], np.ndarray] | None,
+    cov_names: Sequence[str],
+    alpha: float,
+    test: Test,
+    clustered: bool,
+    notes: list[str],
+    pooled_var: bool = False,
+) -> EffectResult:
+    nt, nc = treatment.n, control.n
+    mt, mc = treatment.mean, control.mean
+    gt, gc = grad_f(mt), grad_f(mc)
+    ft, fc = f(mt), f(mc)
+    wt, wc = nt / (nt + nc), nc / (nt + nc)
+
+    theta = np.zeros(0)
+    if h is not None and jac_h is not None:
+        jt, jc = jac_h(mt), jac_h(mc)
+        scale = np.maximum(np.abs(h(mt)), np.abs(h(mc)))
+        theta, keep = _theta([(treatment, gt, jt), (control, gc, jc)], scale, cov_names, notes)
+        if not keep.any():
+            h = jac_h = None
+    if h is not None and jac_h is not None:
+        ht, hc = h(mt), h(mc)
+        diff = float(theta @ (ht - hc))
+        st = ft - wc * diff
+        sc = fc + wt * diff
+        adj_t, adj_c = jt.T @ theta, jc.T @ theta
+        # gradients of S_t and S_c w.r.t. (m_t, m_c)
+        dst = (gt - wc * adj_t, wc * adj_c)
+        dsc = (wt * adj_t, gc - wt * adj_c)
+    else:
+        st, sc = ft, fc
+        zt, zc = np.zeros_like(mt), np.zeros_like(mc)
+        dst = (gt, zc)
+        dsc = (zt, gc)
+
+    if clustered:
+        # cluster sums: V(mean) = C / G_a^2, times G / (G - 1) (CR1 small-sample correction)
+        g_total = nt + nc
+        corr = g_total / (g_total - 1)
+        cov_t = treatment.comoment / nt**2 * corr
+        cov_c = control.comoment / nc**2 * corr
+    else:
+        cov_t = treatment.comoment / ((nt - 1) * nt)
+        cov_c = control.comoment / ((nc - 1) * nc)
+
+    def var_parts(dt: _Vec, dc: _Vec) -> tuple[float, float]:
+        return float(dt @ cov_t @ dt), float(dc @ cov_c @ dc)
+
+    d_eff = (dst[0] - dsc[0], dst[1] - dsc[1])
+    vt, vc = var_parts(*d_eff)
+    var = vt + vc
+    se = math.sqrt(max(var, 0.0))
+
+    if clustered:
+        df = float(nt + nc - 1)
+    elif test == "welch":
+        denom = vt**2 / (nt - 1) + vc**2 / (nc - 1)
+        df = var**2 / denom if denom > 0 else math.inf
+    else:
+        df = math.inf
+
+    # unadjusted variance (for the variance-reduction figure)
+    if theta.size and h is not None:
+        rt, rc = var_parts(gt, -gc)
+        raw = rt + rc
+        vr = 1.0 - var / raw if raw > 0 else 0.0
+    else:
+        vr = 0.0
+
+    effect = st - sc
+    q = _quantile(alpha, df)
+    if pooled_var:
+        pooled = merge_moments(control, treatment)
+        p_var = float(pooled.comoment[0, 0] / pooled.n) * (1 / nt + 1 / nc)
+        p_se = math.sqrt(max(p_var, 0.0))
+        degenerate = 1.0 if effect == 0 else 0.0
+        pvalue = _pvalue(effect / p_se, math.inf) if p_se > 0 else degenerate
+    elif se > 0:
+        pvalue = _pvalue(effect / se, df)
+    else:
+        pvalue = 1.0 if effect == 0 else 0.0
+        notes.append("zero variance in both arms: the p-value is degenerate (0 or 1)")
+
+    if sc == 0 or not math.isfinite(sc):
+        rel = rel_se = rel_lo = rel_hi = math.nan
+        notes.append("relative lift undefined: the control mean is 0")
+    else:
+        rel = st / sc - 1
+        d_rel = tuple(dst[i] / sc - st * dsc[i] / sc**2 for i in range(2))
+        rvt, rvc = var_parts(*d_rel)
+        rel_se = math.sqrt(max(rvt + rvc, 0.0))
+        rel_lo, rel_hi = rel - q * rel_se, rel + q * rel_se
+
+    return EffectResult(
+        control_mean=float(sc),
+        treatment_mean=float(st),
+        effect=float(effect),
+        effect_ci_lower=float(effect - q * se),
+        effect_ci_upper=float(effect + q * se),
+        rel_effect=float(rel),
+        rel_effect_ci_lower=float(rel_lo),
+        rel_effect_ci_upper=float(rel_hi),
+        se=float(se),
+        pvalue=float(pvalue),
+        variance_reduction=float(vr),
+        n_control=int(nc),
+        n_treatment=int(nt),
+        rel_se=float(rel_se),
+        df=float(df),
+        alpha=float(alpha),
+        notes=tuple(notes),
+    )
+
+
+def mean_effect(
+    control: Moments,
+    treatment: Moments,
+    *,
+    column: str,
+    covariates: Sequence[str] = (),
+    alpha: float = 0.05,
+    test: Test = "welch",
+    pooled_variance: bool = False,
+) -> EffectResult:
+    """Difference in means (or proportions), absolute and relative, optionally CUPED-adjusted.
+
+    Parameters
+    ----------
+    control, treatment : Moments
+        Per-arm aggregates holding ``column`` (and the covariates).
+    column : str
+        The per-unit metric (a 0/1 column for a proportion).
+    covariates : sequence of str
+        Pre-period columns for CUPED. Several covariates are used jointly (regression on the
+        aggregates, pooled within-arm slope): the effect equals the ``T`` coefficient of OLS
+        ``y ~ T + x1 + ...``. Constant covariates are dropped with a note.
+    alpha : float
+        Two-sided level of the intervals.
+    test : {"welch", "z"}
+        ``"welch"``: t reference with Welch–Satterthwaite degrees of freedom (scipy's
+        ``ttest_ind(equal_var=False)``). ``"z"``: normal reference, same unpooled variance
+        ``s_t^2/n_t + s_c^2/n_c`` (sample variances, ddof=1).
+    pooled_variance : bool
+        Only with ``test="z"`` and no covariates: the p-value uses the variance pooled under the
+        null, ``s^2 (1/n_t + 1/n_c)`` with ``s^2`` the ddof=0 variance of both arms together —
+        for a 0/1 column exactly statsmodels ``proportions_ztest`` (``p(1-p)``). Intervals and
+        ``se`` stay unpooled (the pooled variance is only right under the null).
+
+    Returns
+    -------
+    EffectResult
+        With ``variance_reduction`` ``1 - var_cuped / var_raw`` (0.0 without covariates) and
+        ``rel_effect`` NaN (noted) when the control mean is 0.
+
+    Raises
+    ------
+    InsufficientDataError
+        An arm has fewer than 2 units.
+    MissingColumnError, MissingValuesError, ConfigError
+        A column is not aggregated, aggregates are NaN, or a parameter is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from causal.stats import Moments, mean_effect
+    >>> c = Moments.from_array(np.array([1.0, 2.0, 3.0, 4.0]), names=("y",))
+    >>> t = Moments.from_array(np.array([2.0, 3.0, 4.0, 5.0]), names=("y",))
+    >>> r = mean_effect(c, t, column="y")
+    >>> r.effect, round(r.rel_effect, 3)
+    (1.0, 0.4)
+    """
+    _check_alpha(alpha)
+    if test not in ("welch", "z"):
+        raise ConfigError(f"The 'test' parameter must be 'welch' or 'z'. Got {test!r} instead.")
+    covs = tuple(covariates)
+    if pooled_variance and (test != "z" or covs):
+        raise ConfigError(
+            "The 'pooled_variance' option applies to test='z' without covariates only."
+        )
+    if column in covs:
+        raise ConfigError(f"Column '{column}' cannot be both the metric and a CUPED covariate.")
+    cols = (column, *covs)
+    c = _select(control, cols, "control")
+    t = _select(treatment, cols, "treatment")
+    _check_n(c, "control", "units")
+    _check_n(t, "treatment", "units")
+    k = len(cols)
+    e0 = np.zeros(k)
+    e0[0] = 1.0
+    jac = np.eye(k)[1:]
+    return _effect_core(
+        c,
+        t,
+        f=lambda m: float(m[0]),
+        grad_f=lambda m: e0,
+        h=(lambda m: m[1:]) if covs else None,
+        jac_h=(lambda m: jac) if covs else None,
+        cov_names=covs,
+        alpha=alpha,
+        test=test,
+        clustered=False,
+        notes=[],
+        pooled_var=pooled_variance,
+    )
+
+
+def ratio_effect(
+    control: Moments,
+    treatment: Moments,
+    *,
+    numerator: str,
+    denominator: str,
+    covariates: Sequence[str] = (),
+    alpha: float = 0.05,
+    clustered: bool = False,
+) -> EffectResult:
+    """Difference in a ratio of means (e.g. clicks per impression) by the delta method.
+
+    The per-arm metric is ``mean(numerator) / mean(denominator)`` (ratio of sums, not the mean
+    of per-unit ratios). Its variance uses the linearisation ``(y - R x) / mean(x)`` with the
+    numerator–denominator covariance (Deng, Knoblich & Lu 2018); the estimate and standard
+    error equal WLS of the per-unit ratio on ``T`` weighted by the denominator with HC0
+    variance, up to ddof: we divide by ``n_a - 1`` per arm (HC0 by ``n_a``; equal arms make it
+    HC1 exactly). The p-value uses the normal reference.
+
+    Parameters
+    ----------
+    control, treatment : Moments
+        Per-arm aggregates of the per-unit (or per-cluster) numerator and denominator sums.
+    numerator, denominator : str
+        Their column names.
+    covariates : sequence of str
+        ``()`` or the pre-period pair ``(numerator_pre, denominator_pre)``: CUPED on the
+        linearised ratio with the pre-period ratio as covariate. When the pre-period
+        denominator averages 0 in an arm, or the pre-period ratio has no variance, CUPED is
+        skipped with a note (never a crash; GrowthBook #3767).
+    alpha : float
+        Two-sided level of the intervals.
+    clustered : bool
+        The rows aggregated are clusters (e.g. creators), each holding the sum of the metric
+        and the number of units; the per-unit mean is then a ratio of cluster sums. The
+        variance is the cluster-robust (CR1) one: per arm ``sum_g e_g^2 / (sum_g x_g)^2``
+        times ``G / (G - 1)`` with ``G`` the total number of clusters, and the reference is
+        t with ``G - 1`` degrees of freedom — statsmodels OLS ``y ~ T`` with
+        ``cov_type="cluster"`` on unit rows, except that statsmodels also multiplies by
+        ``(N - 1) / (N - 2)`` (``N`` units), a factor below ``1 + 1/N``.
+
+    Returns
+    -------
+    EffectResult
+        ``n_control`` / ``n_treatment`` count aggregated rows (units, or clusters).
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 2 units (clusters) in an arm, or a denominator summing to 0 in an arm.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from causal.stats import Moments, ratio_effect
+    >>> c = Moments.from_array(np.array([[1.0, 10], [2, 10], [1, 20]]), names=("clicks", "views"))
+    >>> t = Moments.from_array(np.array([[2.0, 10], [3, 10], [2, 20]]), names=("clicks", "views"))
+    >>> r = ratio_effect(c, t, numerator="clicks", denominator="views")
+    >>> round(r.control_mean, 3), round(r.treatment_mean, 3)
+    (0.1, 0.175)
+    """
+    _check_alpha(alpha)
+    covs = tuple(covariates)
+    if covs and len(covs) != 2:
+        raise ConfigError(
+            "A ratio metric's 'covariates' must be () or the pair (numerator_pre, "
+            f"denominator_pre). Got {covs!r} instead."
+        )
+    cols = (numerator, denominator, *covs)
+    if len(set(cols)) != len(cols):
+        raise ConfigError(f"Ratio metric columns must be distinct. Got {cols!r}.")
+    c = _select(control, cols, "control")
+    t = _select(treatment, cols, "treatment")
+    what = "clusters" if clustered else "units"
+    _check_n(c, "control", what)
+    _check_n(t, "treatment", what)
+    for m, arm in ((c, "control"), (t, "treatment")):
+        if m.mean[1] == 0:
+            raise InsufficientDataError(
+                f"The denominator column '{denominator}' sums to 0 in the {arm} arm, so the "
+                f"ratio '{numerator}/{denominator}' is undefined. Check the column or filter "
+                "units with no exposure."
+            )
+    notes: list[str] = []
+    use_cuped = bool(covs)
+    if use_cuped and (c.mean[3] == 0 or t.mean[3] == 0):
+        notes.append(
+            f"pre-period denominator '{covs[1]}' is 0 in an arm; CUPED skipped for this metric"
+        )
+        use_cuped = False
+
+    def f(m: _Vec) -> float:
+        return float(m[0] / m[1])
+
+    def grad_f(m: _Vec) -> _Vec:
+        g = np.zeros(len(cols))
+        g[0] = 1 / m[1]
+        g[1] = -m[0] / m[1] ** 2
+        return g
+
+    def h(m: _Vec) -> _Vec:
+        return np.array([m[2] / m[3]])
+
+    def jac_h(m: _Vec) -> np.ndarray:
+        j = np.zeros((1, len(cols)))
+        j[0, 2] = 1 / m[3]
+        j[0, 3] = -m[2] / m[3] ** 2
+        return j
+
+    return _effect_core(
+        c,
+        t,
+        f=f,
+        grad_f=grad_f,
+        h=h if use_cuped else None,
+        jac_h=jac_h if use_cuped else None,
+        cov_names=(f"{covs[0]}/{covs[1]}",) if covs else (),
+        alpha=alpha,
+        test="z",
+        clustered=clustered,
+        notes=notes,
+    )
