@@ -1,0 +1,576 @@
+"""Engines: reduce an experiment table to :class:`~causal.stats.Moments`, inside the engine.
+
+Every engine implements :class:`Engine` (``aggregate(source, request) -> Aggregates``).
+:class:`DuckDBEngine` (the embedded default) runs ONE grouped SQL statement per table over a
+DataFrame, a .parquet/.csv path or a table: rows are summed per unit (``unit``) or per cluster
+(``cluster``) first, then each (variant[, segment value]) group yields counts, ``avg`` and
+``var_samp``/``covar_samp`` for every pair of columns a metric needs (numerically stable; never
+the raw ``sum(x**2) - sum(x)**2 / n``). Segments come from ``GROUPING SETS`` in the same
+statement. :class:`PandasEngine` computes the same numbers with centred two-pass numpy; the two
+agree to ~1e-12 relative. A Spark engine implements the same interface.
+
+Identifiers are validated and double-quoted (embedded quotes escaped); file paths and numbers
+are query parameters, never pasted into SQL.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from causal._errors import (
+    CausalError,
+    ConfigError,
+    DuplicateUnitError,
+    MissingColumnError,
+    MissingValuesError,
+    NonNumericColumnError,
+)
+from causal.data import Mean
+from causal.experiments._plan import (
+    MISSING_SUFFIX,
+    N_UNITS,
+    N_UNITS_PRE,
+    AggregateRequest,
+    Aggregates,
+    GroupKey,
+    moment_names,
+)
+from causal.stats import Moments
+
+__all__ = ["DuckDBEngine", "Engine", "PandasEngine", "get_engine", "quote_ident"]
+
+Source = pd.DataFrame | str | os.PathLike[str]
+
+_NUMERIC_DUCK = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+    "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
+)  # fmt: skip
+MISSING_LABEL = "(missing)"
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What an engine does: reduce a table to per-group, per-metric Moments.
+
+    Implementations compute every sufficient statistic where the data live (pandas, DuckDB,
+    Spark) and return :class:`~causal.experiments.Aggregates`.
+    """
+
+    name: str
+
+    def aggregate(self, source: Any, request: AggregateRequest) -> Aggregates:
+        """Aggregate ``source`` (a table the engine can read) as ``request`` asks."""
+        ...
+
+
+def quote_ident(name: str) -> str:
+    """Double-quote an SQL identifier, escaping embedded quotes.
+
+    Examples
+    --------
+    >>> quote_ident('my "odd" col')
+    '"my ""odd"" col"'
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ConfigError(f"Column and table names must be non-empty text. Got {name!r} instead.")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _missing_column(col: str, available: Sequence[str], role: str = "column") -> CausalError:
+    near = difflib.get_close_matches(col, list(available), n=1)
+    hint = f" Did you mean '{near[0]}'?" if near else ""
+    return MissingColumnError(
+        f"The {role} '{col}' is not in the data.{hint} Available: {', '.join(available[:20])}"
+        f"{' ...' if len(available) > 20 else ''}."
+    )
+
+
+def _check_schema(types: dict[str, str], request: AggregateRequest, numeric) -> None:
+    """Missing or non-numeric columns → a CausalError naming the column."""
+    avail = list(types)
+    for col in request.source_columns():
+        if col not in types:
+            raise _missing_column(col, avail)
+    for m in request.metrics:
+        for col in m.columns():
+            if not numeric(types[col]):
+                raise NonNumericColumnError(
+                    f"Metric '{m.name}': column '{col}' must be numeric (or boolean) but holds "
+                    f"{types[col]}; convert it to numbers or pick another column."
+                )
+
+
+def _check_results(aggs: dict[GroupKey, dict[str, Moments]], request: AggregateRequest) -> None:
+    for key, group in aggs.items():
+        for mname, mom in group.items():
+            if not (np.all(np.isfinite(mom.mean)) and np.all(np.isfinite(mom.comoment))):
+                bad = [
+                    nm
+                    for i, nm in enumerate(mom.names)
+                    if not np.isfinite(mom.mean[i]) or not np.all(np.isfinite(mom.comoment[i]))
+                ]
+                raise MissingValuesError(
+                    f"Metric '{mname}': column(s) {', '.join(bad)} hold infinite values "
+                    f"(variant '{key.variant}'); remove or cap them before the readout."
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# DuckDB
+# ---------------------------------------------------------------------------------------------
+
+
+class DuckDBEngine:
+    """The embedded default engine: one grouped DuckDB query per table.
+
+    Parameters
+    ----------
+    connection : duckdb.DuckDBPyConnection, optional
+        Connection to use (needed to read a table by name); a private in-memory one otherwise.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from causal.experiments import AggregateRequest, Mean
+    >>> df = pd.DataFrame({"arm": ["a", "a", "b", "b"], "y": [1.0, 2.0, 3.0, 5.0]})
+    >>> agg = DuckDBEngine().aggregate(df, AggregateRequest("arm", (Mean("y", "y"),)))
+    >>> float(agg.moments[GroupKey("b")]["y"].mean[0])
+    4.0
+    """
+
+    name = "duckdb"
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.connection = connection
+
+    # the source as a FROM clause plus its parameters
+    def _from(self, con: duckdb.DuckDBPyConnection, source: Any) -> tuple[str, list[Any]]:
+        if isinstance(source, pd.DataFrame):
+            con.register("__causal_source", source)
+            return "__causal_source", []
+        if isinstance(source, os.PathLike) or (
+            isinstance(source, str) and source.lower().endswith((".parquet", ".csv", ".pq"))
+        ):
+            path = os.fspath(source)
+            if not Path(path).exists():
+                raise ConfigError(f"The data file '{path}' does not exist.")
+            if path.lower().endswith(".csv"):
+                return "read_csv_auto(?)", [path]
+            if path.lower().endswith((".parquet", ".pq")):
+                return "read_parquet(?)", [path]
+            raise ConfigError(
+                f"Cannot read '{path}': give a .parquet or .csv file, a DataFrame or a table name."
+            )
+        if isinstance(source, str):
+            parts = source.split(".")
+            if not all(parts):
+                raise ConfigError(f"'{source}' is not a valid table name.")
+            rows = con.execute(
+                "SELECT 1 FROM duckdb_tables() WHERE table_name = ? UNION ALL "
+                "SELECT 1 FROM duckdb_views() WHERE view_name = ?",
+                [parts[-1], parts[-1]],
+            ).fetchall()
+            if not rows:
+                raise ConfigError(
+                    f"No table or view named '{source}' in the DuckDB connection; pass a "
+                    "DataFrame, a .parquet/.csv path, or the connection that holds the table."
+                )
+            return ".".join(quote_ident(p) for p in parts), []
+        raise ConfigError(
+            f"Cannot read data of type {type(source).__name__}: give a pandas DataFrame, a "
+            ".parquet/.csv path or a DuckDB table name."
+        )
+
+    def aggregate(self, source: Any, request: AggregateRequest) -> Aggregates:
+        """One grouped query → :class:`Aggregates` (see the module docstring)."""
+        con = self.connection if self.connection is not None else duckdb.connect()
+        try:
+            return self._aggregate(con, source, request)
+        finally:
+            if isinstance(source, pd.DataFrame):
+                con.unregister("__causal_source")
+            if self.connection is None:
+                con.close()
+
+    def _aggregate(
+        self, con: duckdb.DuckDBPyConnection, source: Any, request: AggregateRequest
+    ) -> Aggregates:
+        src, params = self._from(con, source)
+        schema = con.execute(f"DESCRIBE SELECT * FROM {src}", params).fetchall()
+        types = {str(r[0]): str(r[1]) for r in schema}
+        _check_schema(types, request, lambda t: t.split("(")[0] in _NUMERIC_DUCK)
+        q = quote_ident
+        clustered = request.cluster is not None
+        roll = request.cluster or request.unit
+        vcol = f"CAST({q(request.variant)} AS VARCHAR)"
+        cols = [*request.value_columns(), *request.covariate_columns()]
+        alias = {c: f"c{i}" for i, c in enumerate(cols)}
+        segs = {s: f"s{i}" for i, s in enumerate(request.segments)}
+        # level 1: one row per unit (or cluster, or source row)
+        if roll is None:
+            l1 = [f"{vcol} AS v", f"{vcol} AS v2", "1 AS nu"]
+            l1 += [f"CAST({q(s)} AS VARCHAR) AS {a}" for s, a in segs.items()]
+            l1 += [f"CAST({q(c)} AS DOUBLE) AS {a}" for c, a in alias.items()]
+            level1 = f"SELECT {', '.join(l1)} FROM {src}"
+        else:
+            nu = f"COUNT(DISTINCT {q(request.unit)})" if clustered and request.unit else "COUNT(*)"
+            l1 = [f"MIN({vcol}) AS v", f"MAX({vcol}) AS v2", f"{nu} AS nu"]
+            l1 += [f"MIN(CAST({q(s)} AS VARCHAR)) AS {a}" for s, a in segs.items()]
+            l1 += [f"SUM(CAST({q(c)} AS DOUBLE)) AS {a}" for c, a in alias.items()]
+            level1 = f"SELECT {', '.join(l1)} FROM {src} GROUP BY {q(roll)}"
+        # caps: pooled quantile of the unit-level metric column, in a CTE of the same statement
+        caps: list[tuple[str, str, float]] = []  # (column, cte alias, quantile)
+        for m in request.metrics:
+            cap = getattr(m, "cap", None)
+            if cap is not None and isinstance(m, Mean):
+                caps.append((m.name, f"q{len(caps)}", float(cap)))
+        cap_of = {name: (a, qv) for name, a, qv in caps}
+        # level-2 expressions per metric, deduplicated by SQL text
+        exprs: dict[str, str] = {}  # sql -> alias
+
+        def ex(sql: str) -> str:
+            if sql not in exprs:
+                exprs[sql] = f"e{len(exprs)}"
+            return exprs[sql]
+
+        plan: dict[str, list[str]] = {}  # metric -> expression aliases in moment order
+        for m in request.metrics:
+            names = moment_names(m, clustered=clustered)
+            sqls: list[str] = []
+            for nm in names:
+                if nm in (N_UNITS, N_UNITS_PRE):
+                    sqls.append("CAST(nu AS DOUBLE)")
+                elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in alias:
+                    base = alias[nm[: -len(MISSING_SUFFIX)]]
+                    sqls.append(f"CASE WHEN {base} IS NULL THEN 1.0 ELSE 0.0 END")
+                elif nm in m.covariates:
+                    sqls.append(f"COALESCE({alias[nm]}, 0.0)")
+                elif m.name in cap_of and isinstance(m, Mean) and nm == m.column:
+                    sqls.append(f"LEAST({alias[nm]}, {cap_of[m.name][0]})")
+                else:
+                    sqls.append(alias[nm])
+            plan[m.name] = [ex(s) for s in sqls]
+        aggs = ["COUNT(*) AS n", "COUNT(*) FILTER (WHERE v <> v2) AS mixed"]
+        aggs += [
+            f"COUNT(*) - COUNT({alias[c]}) AS miss_{alias[c]}" for c in request.value_columns()
+        ]
+        aggs += [f"AVG({sql}) AS avg_{a}" for sql, a in exprs.items()]
+        sql_of = {a: s for s, a in exprs.items()}
+        pairs: dict[tuple[str, str], str] = {}
+        for al in plan.values():
+            for i, a in enumerate(al):
+                for b in al[i:]:
+                    key = (a, b) if a <= b else (b, a)
+                    if key in pairs:
+                        continue
+                    pairs[key] = f"p{len(pairs)}"
+                    sa, sb = sql_of[key[0]], sql_of[key[1]]
+                    fn = f"VAR_SAMP({sa})" if sa == sb else f"COVAR_SAMP({sa}, {sb})"
+                    aggs.append(f"{fn} AS {pairs[key]}")
+        if segs:
+            sets = ", ".join(["(v)", *[f"(v, {a})" for a in segs.values()]])
+            group = f"GROUPING SETS ({sets})"
+            keys = ["v", *segs.values(), *[f"GROUPING({a}) AS g_{a}" for a in segs.values()]]
+        else:
+            group, keys = "v", ["v"]
+        cte = [f"l1 AS ({level1})"]
+        from_ = "l1"
+        cap_params: list[Any] = []
+        if caps:
+            qs = ", ".join(
+                f"QUANTILE_CONT({alias[next(m.column for m in request.metrics if m.name == n)]}"
+                f", ?::DOUBLE) AS {a}"
+                for n, a, _ in caps
+            )
+            cap_params = [qv for _, _, qv in caps]
+            cte.append(f"caps AS (SELECT {qs} FROM l1)")
+            from_ = "l1, caps"
+            aggs += [f"MIN({a}) AS capv_{a}" for _, a, _ in caps]
+        sql = f"WITH {', '.join(cte)} SELECT {', '.join(keys + aggs)} FROM {from_} GROUP BY {group}"
+        cur = con.execute(sql, params + cap_params)
+        cols_out = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        cap_values: dict[str, float] = {}
+        out: dict[GroupKey, dict[str, Moments]] = {}
+        for row in rows:
+            r = dict(zip(cols_out, row, strict=True))
+            for n_, a_, _ in caps:
+                cap_values[n_] = float(r[f"capv_{a_}"])
+            key = self._key(r, segs)
+            if key is None:
+                continue
+            n = int(r["n"])
+            if key.segment is None:
+                _raise_row_problems(r, request, alias, key.variant, roll)
+            group: dict[str, Moments] = {}
+            for m in request.metrics:
+                al = plan[m.name]
+                mean = np.array([_num(r[f"avg_{a}"]) for a in al])
+                k = len(al)
+                cov = np.zeros((k, k))
+                for i in range(k):
+                    for j in range(i, k):
+                        key2 = (al[i], al[j]) if al[i] <= al[j] else (al[j], al[i])
+                        val = r[pairs[key2]]
+                        cov[i, j] = cov[j, i] = 0.0 if n < 2 or val is None else float(val)
+                group[m.name] = Moments.from_cov(n, moment_names(m, clustered=clustered), mean, cov)
+            out[key] = group
+        if not any(k.segment is None for k in out):
+            raise CausalError(f"The data have no rows (variant column '{request.variant}').")
+        _check_results(out, request)
+        return Aggregates(out, clustered=clustered, engine=self.name, caps=cap_values)
+
+    @staticmethod
+    def _key(r: dict[str, Any], segs: dict[str, str]) -> GroupKey | None:
+        v = r["v"]
+        variant = MISSING_LABEL if v is None else str(v)
+        for s, a in segs.items():
+            if r[f"g_{a}"] == 0:  # this row groups by segment column s
+                val = r[a]
+                return GroupKey(variant, s, MISSING_LABEL if val is None else str(val))
+        return GroupKey(variant)
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _raise_row_problems(
+    r: dict[str, Any],
+    request: AggregateRequest,
+    alias: dict[str, str],
+    variant: str,
+    roll: str | None,
+) -> None:
+    if variant == MISSING_LABEL and r["v"] is None:
+        raise MissingValuesError(
+            f"The variant column '{request.variant}' is empty (null) for {int(r['n'])} "
+            f"{'units' if roll else 'rows'}; drop or label those rows."
+        )
+    if int(r["mixed"]):
+        raise DuplicateUnitError(
+            f"{int(r['mixed'])} value(s) of '{roll}' appear in more than one variant of "
+            f"'{request.variant}'; each {'cluster' if request.cluster else 'unit'} must be "
+            "randomized to exactly one variant."
+        )
+    for col in request.value_columns():
+        miss = int(r[f"miss_{alias[col]}"])
+        if miss:
+            raise MissingValuesError(
+                f"The metric column '{col}' is missing (null/NaN) for {miss} "
+                f"{'units' if roll else 'rows'} of variant '{variant}'; fill them (e.g. 0 "
+                "for no activity) or drop those rows before the readout."
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# pandas
+# ---------------------------------------------------------------------------------------------
+
+
+def _labels(s: pd.Series) -> pd.Series:
+    """Group labels as text, the way DuckDB casts them (booleans as 'true'/'false')."""
+    if pd.api.types.is_bool_dtype(s):
+        out = s.map({True: "true", False: "false"})
+    else:
+        out = s.astype("string").astype(object)
+    return out.where(s.notna(), None)
+
+
+class PandasEngine:
+    """The in-memory engine: the same numbers as :class:`DuckDBEngine`, computed with numpy.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from causal.experiments import AggregateRequest, Mean
+    >>> df = pd.DataFrame({"arm": ["a", "a", "b", "b"], "y": [1.0, 2.0, 3.0, 5.0]})
+    >>> agg = PandasEngine().aggregate(df, AggregateRequest("arm", (Mean("y", "y"),)))
+    >>> float(agg.moments[GroupKey("b")]["y"].cov[0, 0])
+    2.0
+    """
+
+    name = "pandas"
+
+    def aggregate(self, source: Any, request: AggregateRequest) -> Aggregates:
+        """Aggregate a DataFrame (or a .parquet/.csv path, read with pandas)."""
+        df = self._read(source, request)
+        types = {str(c): str(df[c].dtype) for c in df.columns}
+        _check_schema(
+            types,
+            request,
+            lambda t: t in ("bool", "boolean") or _is_numeric_dtype_name(t),
+        )
+        clustered = request.cluster is not None
+        roll = request.cluster or request.unit
+        cols = [*request.value_columns(), *request.covariate_columns()]
+        # labels as sorted integer codes (NaN = missing), so min/max per unit run in C
+        v_code, v_uniq = _codes(df[request.variant])
+        seg_codes = {s: _codes(df[s]) for s in request.segments}
+        base = pd.DataFrame(
+            {"v": v_code}
+            | {f"s:{s}": sc[0] for s, sc in seg_codes.items()}
+            | {c: pd.to_numeric(df[c], errors="coerce").astype(float) for c in cols}
+        )
+        if roll is not None:
+            base["roll"] = df[roll].to_numpy()
+            if clustered and request.unit:
+                base["unit"] = df[request.unit].to_numpy()
+            g = base.groupby("roll", sort=False, dropna=False)
+            l1 = pd.DataFrame({"v": g["v"].min(), "v2": g["v"].max()})
+            for s in request.segments:
+                l1[f"s:{s}"] = g[f"s:{s}"].min()
+            for c in cols:
+                l1[c] = g[c].sum(min_count=1)
+            l1["nu"] = (g["unit"].nunique() if clustered and request.unit else g.size()).astype(
+                float
+            )
+            l1 = l1.reset_index(drop=True)
+        else:
+            l1 = base
+            l1["v2"] = l1["v"]
+            l1["nu"] = 1.0
+        caps: dict[str, float] = {}
+        for m in request.metrics:
+            cap = getattr(m, "cap", None)
+            if cap is not None and isinstance(m, Mean):
+                vals = l1[m.column].to_numpy()
+                caps[m.name] = float(np.quantile(vals[~np.isnan(vals)], float(cap)))
+        # per metric: the unit-level matrix of its Moments columns
+        mats: dict[str, np.ndarray] = {}
+        for m in request.metrics:
+            colsz = []
+            for nm in moment_names(m, clustered=clustered):
+                if nm in (N_UNITS, N_UNITS_PRE):
+                    colsz.append(l1["nu"].to_numpy(float))
+                elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in l1:
+                    colsz.append(l1[nm[: -len(MISSING_SUFFIX)]].isna().to_numpy(float))
+                elif nm in m.covariates:
+                    colsz.append(l1[nm].fillna(0.0).to_numpy(float))
+                elif m.name in caps and isinstance(m, Mean) and nm == m.column:
+                    colsz.append(np.minimum(l1[nm].to_numpy(float), caps[m.name]))
+                else:
+                    colsz.append(l1[nm].to_numpy(float))
+            mats[m.name] = np.column_stack(colsz)
+        nv = len(v_uniq) + 1  # the last code is "missing"
+        v_codes = _int_codes(l1["v"].to_numpy(), nv)
+        v2 = _int_codes(l1["v2"].to_numpy(), nv)
+        mixed = v_codes != v2
+        out: dict[GroupKey, dict[str, Moments]] = {}
+        for code, idx in _positions(v_codes, nv):
+            label = v_uniq[code] if code < len(v_uniq) else None
+            r = {"v": label, "n": len(idx), "mixed": int(mixed[idx].sum())}
+            for c in request.value_columns():
+                r[f"miss_{c}"] = int(np.isnan(l1[c].to_numpy(float)[idx]).sum())
+            variant = MISSING_LABEL if label is None else label
+            _raise_row_problems(r, request, {c: c for c in cols}, variant, roll)
+            out[GroupKey(variant)] = self._group(mats, idx, request, clustered)
+        for s in request.segments:
+            s_uniq = seg_codes[s][1]
+            ns = len(s_uniq) + 1
+            combo = v_codes * ns + _int_codes(l1[f"s:{s}"].to_numpy(), ns)
+            for code, idx in _positions(combo, nv * ns):
+                a, b = divmod(code, ns)
+                key = GroupKey(
+                    v_uniq[a] if a < len(v_uniq) else MISSING_LABEL,
+                    s,
+                    s_uniq[b] if b < len(s_uniq) else MISSING_LABEL,
+                )
+                out[key] = self._group(mats, idx, request, clustered)
+        if not out:
+            raise CausalError(f"The data have no rows (variant column '{request.variant}').")
+        _check_results(out, request)
+        return Aggregates(out, clustered=clustered, engine=self.name, caps=caps)
+
+    @staticmethod
+    def _group(
+        mats: dict[str, np.ndarray], idx: np.ndarray, request: AggregateRequest, clustered: bool
+    ) -> dict[str, Moments]:
+        return {
+            m.name: Moments.from_array(mats[m.name][idx], moment_names(m, clustered=clustered))
+            for m in request.metrics
+        }
+
+    @staticmethod
+    def _read(source: Any, request: AggregateRequest) -> pd.DataFrame:
+        if isinstance(source, pd.DataFrame):
+            return source
+        if isinstance(source, str | os.PathLike):
+            path = os.fspath(source)
+            if path.lower().endswith((".parquet", ".pq", ".csv")):
+                if not Path(path).exists():
+                    raise ConfigError(f"The data file '{path}' does not exist.")
+                if path.lower().endswith(".csv"):
+                    return pd.read_csv(path)
+                return pd.read_parquet(path)
+            raise ConfigError(
+                f"The pandas engine reads a DataFrame or a .parquet/.csv path, not '{path}'; "
+                "use engine='duckdb' for a table name."
+            )
+        raise ConfigError(
+            f"Cannot read data of type {type(source).__name__}: give a pandas DataFrame or a "
+            ".parquet/.csv path."
+        )
+
+
+def _is_numeric_dtype_name(t: str) -> bool:
+    t = t.lower()
+    return t.startswith(("int", "uint", "float", "double")) or t in ("bool", "boolean")
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Float codes of the text labels of ``s`` in sorted label order (NaN = missing).
+
+    Labels are the text DuckDB's ``CAST(x AS VARCHAR)`` gives (booleans as 'true'/'false'),
+    so both engines name groups the same way.
+    """
+    text = _labels(s)
+    codes, uniq = pd.factorize(text, sort=True, use_na_sentinel=True)
+    out = codes.astype(float)
+    out[codes < 0] = np.nan
+    return out, [str(u) for u in uniq]
+
+
+def _int_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Float codes → int codes with missing as ``n_codes - 1``."""
+    out = np.where(np.isnan(codes), n_codes - 1, codes)
+    return out.astype(np.int64)
+
+
+def _positions(codes: np.ndarray, n_codes: int) -> list[tuple[int, np.ndarray]]:
+    """Row positions of each code that occurs (stable order within a group)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_codes + 1))
+    return [
+        (i, order[bounds[i] : bounds[i + 1]]) for i in range(n_codes) if bounds[i + 1] > bounds[i]
+    ]
+
+
+def get_engine(engine: str | Engine, connection: Any = None) -> Engine:
+    """An engine by name (``"duckdb"`` or ``"pandas"``) or the engine object itself."""
+    if isinstance(engine, str):
+        if engine == "duckdb":
+            return DuckDBEngine(connection)
+        if engine == "pandas":
+            return PandasEngine()
+        if engine == "spark":
+            from causal._errors import OptionalDependencyError
+
+            raise OptionalDependencyError(
+                "The 'spark' engine is not available in this version; use engine='duckdb'."
+            )
+        raise ConfigError(
+            f"The 'engine' parameter must be 'duckdb' or 'pandas' (or an Engine object). "
+            f"Got {engine!r} instead."
+        )
+    if isinstance(engine, Engine):
+        return engine
+    raise ConfigError(f"The 'engine' parameter must be a name or an Engine. Got {engine!r}.")
