@@ -140,7 +140,9 @@ class Design:
 class Mean:
     """A per-unit mean metric (e.g. saves per user), optionally CUPED-adjusted.
 
-    ``covariate`` is one pre-period column or a list of them (regression CUPED).
+    ``covariate`` is one pre-period column or a list of them (regression CUPED). ``cap`` is an
+    optional quantile in (0, 1), e.g. 0.999: per-unit values above that quantile of all units
+    are capped to it (winsorizing the upper tail of heavy-tailed metrics).
 
     Examples
     --------
@@ -151,6 +153,16 @@ class Mean:
     name: str
     column: str
     covariate: str | tuple[str, ...] | None = None
+    cap: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.cap is not None and not (
+            isinstance(self.cap, int | float) and 0.0 < float(self.cap) < 1.0
+        ):
+            raise ConfigError(
+                f"Metric '{self.name}': 'cap' must be a quantile in (0, 1), e.g. 0.999. "
+                f"Got {self.cap!r} instead."
+            )
 
     @property
     def covariates(self) -> tuple[str, ...]:
