@@ -1,0 +1,669 @@
+"""The experiment readout: specs → engine aggregates → :mod:`causal.stats` → :class:`Readout`.
+
+This module orchestrates only; every number comes from a :mod:`causal.stats` function applied
+to the engine's :class:`~causal.stats.Moments`:
+
+- SRM: :func:`~causal.stats.srm_test` on randomization units (clusters when clustered);
+- each treatment arm against control, every metric: :func:`~causal.stats.mean_effect`
+  (Welch t for means, z for proportions) or :func:`~causal.stats.ratio_effect` (delta method;
+  clustered designs use it for every metric, as a ratio of cluster sums);
+- multiple testing: :func:`~causal.stats.adjust_pvalues` with ``correction`` over success
+  metrics × arms; guardrails form their own family; segments use Benjamini–Hochberg over
+  segment × metric × arm and are flagged exploratory;
+- guardrails: :func:`~causal.stats.noninferiority` with their margin, then
+  :func:`~causal.stats.decide` per arm (an SRM failure makes the readout untrustworthy).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+import numpy as np
+
+from causal._errors import ConfigError, InsufficientDataError, UnknownVariantError
+from causal.data import ExperimentDesign, Mean, Metric, Proportion, Ratio
+from causal.experiments._engines import Engine, get_engine
+from causal.experiments._format import html_table, text_table
+from causal.experiments._plan import (
+    N_UNITS,
+    AggregateRequest,
+    Aggregates,
+    GroupKey,
+    metric_inputs,
+)
+from causal.stats import (
+    Decision,
+    EffectResult,
+    GuardrailResult,
+    Moments,
+    SRMResult,
+    adjust_pvalues,
+    decide,
+    mean_effect,
+    noninferiority,
+    ratio_effect,
+    srm_test,
+)
+
+__all__ = ["MetricRow", "Readout", "readout", "readout_from_aggregates"]
+
+Correction = Literal["holm", "bh", "none"]
+
+#: The metric-row keys of readout.json, in DESIGN.md order.
+JSON_METRIC_KEYS = (
+    "metric", "variant", "control_mean", "treatment_mean", "effect", "effect_ci_lower",
+    "effect_ci_upper", "rel_effect", "rel_effect_ci_lower", "rel_effect_ci_upper", "se",
+    "pvalue", "pvalue_adjusted", "variance_reduction",
+)  # fmt: skip
+_SUMMARY_COLS = (
+    "metric", "variant", "control_mean", "treatment_mean", "effect", "effect_ci_lower",
+    "effect_ci_upper", "rel_effect", "pvalue_adjusted", "variance_reduction",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRow:
+    """One metric, one treatment arm against control (overall or within a segment value).
+
+    The numeric fields are those of :class:`causal.stats.EffectResult`, plus
+    ``pvalue_adjusted`` (within the row's family, see :func:`readout`). ``notes`` says why a
+    number is NaN or what was done (CUPED fallbacks, zero-filled covariates, too few units).
+    """
+
+    metric: str
+    variant: str
+    role: str  # "metric" (success) or "guardrail"
+    control_mean: float
+    treatment_mean: float
+    effect: float
+    effect_ci_lower: float
+    effect_ci_upper: float
+    rel_effect: float
+    rel_effect_ci_lower: float
+    rel_effect_ci_upper: float
+    se: float
+    pvalue: float
+    pvalue_adjusted: float
+    variance_reduction: float
+    n_control: int
+    n_treatment: int
+    segment: str | None = None
+    segment_value: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (NaN kept; :meth:`Readout.to_dict` makes JSON nulls)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Readout:
+    """Result of :func:`readout`: SRM, effects per metric × arm, segments and the decision.
+
+    Attributes
+    ----------
+    metrics : tuple of MetricRow
+        Overall effects: success metrics then guardrails, each arm in turn.
+    srm : causal.stats.SRMResult
+        The sample-ratio check; when it fails (``srm.ok`` False) the readout is untrustworthy.
+    segments : tuple of MetricRow
+        The same effects per value of each segment column (exploratory; BH-adjusted).
+    guardrails : tuple of (str, causal.stats.GuardrailResult)
+        Non-inferiority of each guardrail, per arm (``(variant, result)``).
+    decisions : dict of str to causal.stats.Decision
+        Ship decision per treatment arm.
+    control : str
+        The control label.
+    alpha, correction, engine : float, str, str
+        Settings used.
+    notes : tuple of str
+        Readout-level notes (e.g. units lost to roll-up, caps applied).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from causal.experiments import ExperimentDesign, Mean, readout
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"arm": np.repeat(["c", "t"], 500), "y": rng.normal(size=1000)})
+    >>> ro = readout(df, ExperimentDesign("arm", "c", [Mean("y", "y")]))
+    >>> ro.metrics[0].variant, ro.srm.ok
+    ('t', True)
+    """
+
+    metrics: tuple[MetricRow, ...]
+    srm: SRMResult
+    segments: tuple[MetricRow, ...]
+    guardrails: tuple[tuple[str, GuardrailResult], ...]
+    decisions: Mapping[str, Decision]
+    control: str
+    alpha: float
+    correction: str
+    engine: str
+    notes: tuple[str, ...] = ()
+    design: ExperimentDesign | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def trustworthy(self) -> bool:
+        """False when the SRM check failed."""
+        return bool(self.srm.ok)
+
+    @property
+    def decision(self) -> str:
+        """One word for the whole experiment: ``ship`` (some arm ships), ``no_ship`` or
+        ``untrustworthy``."""
+        if not self.trustworthy:
+            return "untrustworthy"
+        kinds = {d.decision for d in self.decisions.values()}
+        if "ship" in kinds:
+            return "ship"
+        if "untrustworthy" in kinds:
+            return "untrustworthy"
+        return "no_ship"
+
+    # ---- conversions -------------------------------------------------------------------
+    def to_pandas(self, *, segments: bool = False) -> Any:
+        """The metric rows (or the segment rows) as a DataFrame, one row per metric × arm."""
+        import pandas as pd
+
+        rows = self.segments if segments else self.metrics
+        cols = [f.name for f in fields(MetricRow)]
+        return pd.DataFrame([r.to_dict() for r in rows], columns=cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``readout.json`` structure of DESIGN.md (NaN/inf become ``None``).
+
+        Metric rows carry the DESIGN.md keys, then ``role``, ``n_control``, ``n_treatment``
+        and ``notes``; segment rows add ``segment`` ``{column: value}`` and ``exploratory``.
+        """
+
+        def row(r: MetricRow) -> dict[str, Any]:
+            d = {k: getattr(r, k) for k in JSON_METRIC_KEYS}
+            d |= {"role": r.role, "n_control": r.n_control, "n_treatment": r.n_treatment,
+                  "notes": list(r.notes)}  # fmt: skip
+            return d
+
+        segs = []
+        for r in self.segments:
+            d = {"segment": {r.segment: r.segment_value}, **row(r), "exploratory": True}
+            segs.append(d)
+        srm = self.srm.to_dict()
+        srm_out = {k: srm[k] for k in ("pvalue", "observed", "expected_share", "ok")}
+        srm_out |= {k: srm[k] for k in ("statistic", "alpha", "checked", "reason") if k in srm}
+        decision = {
+            "decision": self.decision,
+            "trustworthy": self.trustworthy,
+            "reason": _overall_reason(self),
+            "arms": {v: d.to_dict() for v, d in self.decisions.items()},
+            "guardrails": [{"variant": v, **g.to_dict()} for v, g in self.guardrails],
+        }
+        out = {
+            "srm": srm_out,
+            "metrics": [row(r) for r in self.metrics],
+            "segments": segs,
+            "decision": decision,
+            "control": self.control,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "engine": self.engine,
+            "notes": list(self.notes),
+        }
+        return _json_safe(out)
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` as JSON atomically (temp file + ``os.replace``)."""
+        write_json_atomic(self.to_dict(), path)
+
+    def summary(self) -> str:
+        """A plain-text readout: SRM line, effects table, guardrails and the decision."""
+        lines = [_srm_line(self.srm), ""]
+        lines.append(text_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS))
+        notes = [f"  {r.metric} / {r.variant}: {n}" for r in self.metrics for n in r.notes]
+        if notes:
+            lines += ["", "Notes:", *notes]
+        if self.guardrails:
+            lines += ["", "Guardrails (non-inferiority):"]
+            for v, g in self.guardrails:
+                kind = "relative" if g.relative else "absolute"
+                ok = "non-inferior" if g.non_inferior else "NOT shown non-inferior"
+                lines.append(
+                    f"  {g.metric} / {v}: {ok} (bound {g.bound:.4g}, {kind} margin {g.margin:g})"
+                )
+        if self.segments:
+            lines += ["", f"Segments: {len(self.segments)} rows (exploratory, BH-adjusted; "
+                      "see .to_pandas(segments=True))"]  # fmt: skip
+        lines += ["", f"Decision: {self.decision.upper()} — {_overall_reason(self)}"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        parts = [f"<div class='causal-readout'><p>{_html_escape(_srm_line(self.srm))}</p>"]
+        parts.append(
+            html_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS, caption="Effects")
+        )
+        parts.append(
+            f"<p><b>Decision: {_html_escape(self.decision)}</b> — "
+            f"{_html_escape(_overall_reason(self))}</p></div>"
+        )
+        return "".join(parts)
+
+
+def _html_escape(s: str) -> str:
+    import html
+
+    return html.escape(s)
+
+
+def _srm_line(srm: SRMResult) -> str:
+    obs = ", ".join(f"{k}: {v:,}" for k, v in srm.observed.items())
+    status = "OK" if srm.ok else "FAILED — results untrustworthy"
+    if not getattr(srm, "checked", True):
+        status = f"not checked ({srm.reason})"
+    p = "—" if srm.pvalue is None or math.isnan(srm.pvalue) else f"{srm.pvalue:.3g}"
+    return f"Sample ratio check: {status} (p = {p}; {obs})"
+
+
+def _overall_reason(ro: Readout) -> str:
+    if not ro.trustworthy:
+        return (
+            "sample ratio mismatch (p = "
+            f"{ro.srm.pvalue:.3g}): the split of units contradicts the configured split, so "
+            "effects are not trustworthy; find the cause before deciding."
+        )
+    return " ".join(f"{v}: {d.reason}" for v, d in ro.decisions.items())
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``obj`` as strict JSON (no NaN tokens) via a temp file and ``os.replace``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".readout-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(_json_safe(obj), fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# orchestration
+# ---------------------------------------------------------------------------------------------
+
+
+def _effect(
+    metric: Metric,
+    control: Moments,
+    treatment: Moments,
+    covariates: tuple[str, ...],
+    *,
+    alpha: float,
+    clustered: bool,
+) -> EffectResult:
+    """The stats call for one metric and one arm."""
+    if clustered:
+        if isinstance(metric, Ratio):
+            num, den = metric.numerator, metric.denominator
+        else:
+            num, den = metric.column, N_UNITS
+        covs = covariates if len(covariates) == 2 else ()
+        return ratio_effect(
+            control, treatment, numerator=num, denominator=den, covariates=covs,
+            alpha=alpha, clustered=True,
+        )  # fmt: skip
+    if isinstance(metric, Ratio):
+        covs = covariates if len(covariates) == 2 else ()
+        return ratio_effect(
+            control, treatment, numerator=metric.numerator, denominator=metric.denominator,
+            covariates=covs, alpha=alpha,
+        )  # fmt: skip
+    test = "z" if isinstance(metric, Proportion) else "welch"
+    return mean_effect(
+        control, treatment, column=metric.column, covariates=covariates, alpha=alpha, test=test
+    )
+
+
+def _row(
+    metric: Metric,
+    role: str,
+    variant: str,
+    control: Moments | None,
+    treatment: Moments | None,
+    covariates: tuple[str, ...],
+    notes: tuple[str, ...],
+    *,
+    alpha: float,
+    clustered: bool,
+    key: GroupKey,
+) -> tuple[MetricRow, EffectResult]:
+    nan = math.nan
+    n_c = control.n if control is not None else 0
+    n_t = treatment.n if treatment is not None else 0
+    empty = EffectResult(*([nan] * 11), n_control=n_c, n_treatment=n_t, alpha=alpha)
+    if control is None or treatment is None:
+        missing = "control" if control is None else f"variant '{variant}'"
+        return MetricRow(
+            metric.name, variant, role, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+            nan, control.n if control else 0, treatment.n if treatment else 0,
+            key.segment, key.value, (*notes, f"no {missing} units in this group: not estimated"),
+        ), empty  # fmt: skip
+    try:
+        r = _effect(metric, control, treatment, covariates, alpha=alpha, clustered=clustered)
+    except InsufficientDataError as exc:
+        return MetricRow(
+            metric.name, variant, role, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+            nan, control.n, treatment.n, key.segment, key.value,
+            (*notes, f"not estimated: {exc}"),
+        ), empty  # fmt: skip
+    return MetricRow(
+        metric=metric.name, variant=variant, role=role,
+        control_mean=r.control_mean, treatment_mean=r.treatment_mean, effect=r.effect,
+        effect_ci_lower=r.effect_ci_lower, effect_ci_upper=r.effect_ci_upper,
+        rel_effect=r.rel_effect, rel_effect_ci_lower=r.rel_effect_ci_lower,
+        rel_effect_ci_upper=r.rel_effect_ci_upper, se=r.se, pvalue=r.pvalue,
+        pvalue_adjusted=nan, variance_reduction=r.variance_reduction,
+        n_control=r.n_control, n_treatment=r.n_treatment, segment=key.segment,
+        segment_value=key.value, notes=(*notes, *r.notes),
+    ), r  # fmt: skip
+
+
+def _with_adjusted(rows: list[MetricRow], method: str) -> list[MetricRow]:
+    if not rows:
+        return rows
+    adj = adjust_pvalues(np.array([r.pvalue for r in rows], dtype=float), method=method)
+    from dataclasses import replace
+
+    return [replace(r, pvalue_adjusted=float(a)) for r, a in zip(rows, adj, strict=True)]
+
+
+def _variant_order(design: ExperimentDesign, present: Sequence[str]) -> list[str]:
+    """Treatment arms: in expected_split order when given, else sorted."""
+    if design.expected_split:
+        order = [v for v in design.expected_split if v in present]
+        order += [v for v in sorted(present) if v not in order]
+    else:
+        order = sorted(present)
+    return [v for v in order if v != str(design.control)]
+
+
+def readout_from_aggregates(
+    aggregates: Aggregates,
+    design: ExperimentDesign,
+    *,
+    alpha: float = 0.05,
+    correction: Correction = "holm",
+    margins: Mapping[str, float] | None = None,
+    relative_margins: bool = True,
+    decrease_is_good: Sequence[str] = (),
+    srm_alpha: float = 0.001,
+) -> Readout:
+    """Build a :class:`Readout` from engine :class:`Aggregates` (e.g. merged daily ones).
+
+    Parameters are those of :func:`readout`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from causal.experiments import (AggregateRequest, ExperimentDesign, Mean,
+    ...                                 PandasEngine)
+    >>> df = pd.DataFrame({"arm": ["c", "t"] * 50, "y": np.arange(100.0)})
+    >>> d = ExperimentDesign("arm", "c", [Mean("y", "y")])
+    >>> agg = PandasEngine().aggregate(df, AggregateRequest.from_design(d))
+    >>> readout_from_aggregates(agg, d).metrics[0].effect
+    1.0
+    """
+    if not (isinstance(alpha, int | float) and 0 < alpha < 1):
+        raise ConfigError(f"The 'alpha' parameter must be a float in (0, 1). Got {alpha!r}.")
+    if correction not in ("holm", "bh", "none"):
+        raise ConfigError(
+            f"The 'correction' parameter must be 'holm', 'bh' or 'none'. Got {correction!r}."
+        )
+    control = str(design.control)
+    present = aggregates.variants()
+    if control not in present:
+        raise UnknownVariantError(
+            f"The control label '{control}' does not occur in column '{design.variant}'; "
+            f"labels present: {', '.join(present) or 'none'}. Set 'control' to one of them."
+        )
+    if design.expected_split:
+        absent = [v for v in design.expected_split if v not in present]
+        if absent:
+            raise UnknownVariantError(
+                f"Variant(s) {', '.join(absent)} of 'expected_split' do not occur in column "
+                f"'{design.variant}'; labels present: {', '.join(present)}."
+            )
+    arms = _variant_order(design, present)
+    if not arms:
+        raise InsufficientDataError(
+            f"Column '{design.variant}' holds only the control label '{control}'; a readout "
+            "needs at least one treatment arm."
+        )
+    margins = dict(margins or {})
+    guard_names = {g.name for g in design.guardrails}
+    unknown = sorted(set(margins) - guard_names)
+    if unknown:
+        raise ConfigError(
+            f"'margins' names metric(s) {', '.join(unknown)} that are not guardrails; "
+            f"guardrails: {', '.join(sorted(guard_names)) or 'none'}."
+        )
+    no_margin = [g.name for g in design.guardrails if g.name not in margins]
+    if no_margin:
+        raise ConfigError(
+            f"Guardrail(s) {', '.join(no_margin)} need a non-inferiority 'margin' (e.g. 0.01 "
+            "for 1% relative harm tolerated)."
+        )
+    all_names = {m.name for m in design.all_metrics()}
+    bad_dir = sorted(set(decrease_is_good) - all_names)
+    if bad_dir:
+        raise ConfigError(f"'decrease_is_good' names unknown metric(s): {', '.join(bad_dir)}.")
+
+    clustered = aggregates.clustered
+    observed = {v: aggregates.units(GroupKey(v)) for v in present}
+    srm = srm_test(observed, design.expected_split, alpha=srm_alpha)
+
+    inputs = {m.name: metric_inputs(m, aggregates) for m in design.all_metrics()}
+    roles = [("metric", m) for m in design.metrics] + [("guardrail", g) for g in design.guardrails]
+
+    results: dict[tuple[str, str], EffectResult] = {}  # overall (metric, variant) -> result
+
+    def rows_for(seg: str | None, value: str | None) -> dict[str, list[MetricRow]]:
+        out: dict[str, list[MetricRow]] = {"metric": [], "guardrail": []}
+        ckey = GroupKey(control, seg, value)
+        for role, m in roles:
+            inp = inputs[m.name]
+            cmom = aggregates.moments.get(ckey, {}).get(m.name)
+            for v in arms:
+                tkey = GroupKey(v, seg, value)
+                tmom = aggregates.moments.get(tkey, {}).get(m.name)
+                row, res = _row(m, role, v, cmom, tmom, inp.covariates,
+                                inp.notes if seg is None else (), alpha=alpha,
+                                clustered=clustered, key=tkey)  # fmt: skip
+                out[role].append(row)
+                if seg is None:
+                    results[(m.name, v)] = res
+        return out
+
+    overall = rows_for(None, None)
+    success = _with_adjusted(overall["metric"], correction)
+    guards = _with_adjusted(overall["guardrail"], correction)
+    seg_rows: list[MetricRow] = []
+    seg_values = sorted({(k.segment, k.value) for k in aggregates.segment_keys()},
+                        key=lambda sv: (str(sv[0]), str(sv[1])))  # fmt: skip
+    for seg, value in seg_values:
+        r = rows_for(seg, value)
+        seg_rows += r["metric"] + r["guardrail"]
+    seg_rows = _with_adjusted(seg_rows, "bh")
+
+    guard_results, decisions = _decide(
+        success, guards, results, srm, arms, margins, relative_margins, set(decrease_is_good),
+        alpha,
+    )  # fmt: skip
+    notes = [f"metric '{m}' capped at {v:.6g} (its {_cap_q(design, m)} quantile)"
+             for m, v in aggregates.caps.items()]  # fmt: skip
+    if clustered:
+        notes.append(
+            f"cluster-randomized on '{design.cluster}': effects per unit as ratios of cluster "
+            "sums with cluster-robust (CR1) variance; SRM counts clusters"
+        )
+    return Readout(
+        metrics=tuple(success + guards),
+        srm=srm,
+        segments=tuple(seg_rows),
+        guardrails=tuple(guard_results),
+        decisions=decisions,
+        control=control,
+        alpha=float(alpha),
+        correction=correction,
+        engine=aggregates.engine,
+        notes=tuple(notes),
+        design=design,
+    )
+
+
+def _cap_q(design: ExperimentDesign, name: str) -> str:
+    for m in design.all_metrics():
+        if m.name == name and isinstance(m, Mean) and m.cap is not None:
+            return f"{m.cap:g}"
+    return "?"
+
+
+def _decide(
+    success: list[MetricRow],
+    guards: list[MetricRow],
+    results: Mapping[tuple[str, str], EffectResult],
+    srm: SRMResult,
+    arms: list[str],
+    margins: Mapping[str, float],
+    relative: bool,
+    decrease: set[str],
+    alpha: float,
+) -> tuple[list[tuple[str, GuardrailResult]], dict[str, Decision]]:
+    """Guardrail non-inferiority and the ship decision per arm (both from causal.stats)."""
+    guard_results: list[tuple[str, GuardrailResult]] = []
+    decisions: dict[str, Decision] = {}
+
+    def direction(name: str) -> Literal["increase", "decrease"]:
+        return "decrease" if name in decrease else "increase"
+
+    for v in arms:
+        arm_guards = []
+        for r in (g for g in guards if g.variant == v):
+            res = noninferiority(
+                results[(r.metric, v)], margin=margins[r.metric], relative=relative,
+                direction=direction(r.metric), metric=r.metric,
+            )  # fmt: skip
+            arm_guards.append(res)
+            guard_results.append((v, res))
+        arm_success = [r for r in success if r.variant == v]
+        decisions[v] = decide(
+            {r.metric: results[(r.metric, v)] for r in arm_success},
+            arm_guards,
+            srm=srm,
+            pvalues_adjusted={r.metric: r.pvalue_adjusted for r in arm_success},
+            directions={r.metric: direction(r.metric) for r in arm_success},
+            alpha=alpha,
+        )
+    return guard_results, decisions
+
+
+def readout(
+    data: Any,
+    design: ExperimentDesign,
+    *,
+    alpha: float = 0.05,
+    correction: Correction = "holm",
+    engine: str | Engine = "duckdb",
+    connection: Any = None,
+    margins: Mapping[str, float] | None = None,
+    relative_margins: bool = True,
+    decrease_is_good: Sequence[str] = (),
+    srm_alpha: float = 0.001,
+) -> Readout:
+    """Read out a randomized experiment: SRM, lifts with intervals, guardrails, segments.
+
+    Parameters
+    ----------
+    data : DataFrame, str or path
+        A pandas DataFrame, a ``.parquet``/``.csv`` path, or (DuckDB engine) a table name in
+        ``connection``. Never modified.
+    design : ExperimentDesign
+        Variant column, control label, metrics (:class:`Mean`, :class:`Proportion`,
+        :class:`Ratio`, each with optional CUPED covariates), guardrails, unit, cluster,
+        segments and expected split.
+    alpha : float
+        Two-sided level of every interval and test.
+    correction : {"holm", "bh", "none"}
+        Multiple-testing correction over success metrics × arms (guardrails: their own
+        family). Segment rows always use Benjamini–Hochberg over segment × metric × arm.
+    engine : {"duckdb", "pandas"} or Engine
+        Where the sufficient statistics are computed (same numbers either way).
+    connection : duckdb connection, optional
+        Holds the table when ``data`` is a table name.
+    margins : dict of str to float
+        Non-inferiority margin per guardrail (required for each guardrail).
+    relative_margins : bool
+        Margins are relative to the control mean (0.01 = 1% harm tolerated); else absolute.
+    decrease_is_good : list of str
+        Metrics where a decrease is the good direction (e.g. hides, latency).
+    srm_alpha : float
+        Level of the sample-ratio check (0.001 by default).
+
+    Returns
+    -------
+    Readout
+
+    Raises
+    ------
+    CausalError
+        Missing or non-numeric columns, an unknown control or configured variant, missing
+        metric values, units in two variants, invalid parameters (each names the problem).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from causal.experiments import ExperimentDesign, Mean, Ratio, readout
+    >>> rng = np.random.default_rng(1)
+    >>> n = 2000
+    >>> df = pd.DataFrame({"arm": rng.choice(["control", "new"], n),
+    ...                    "clicks": rng.poisson(2, n), "views": rng.poisson(20, n) + 1})
+    >>> d = ExperimentDesign("arm", "control", [Ratio("ctr", "clicks", "views")])
+    >>> ro = readout(df, d)
+    >>> ro.to_pandas()[["metric", "variant"]].values.tolist()
+    [['ctr', 'new']]
+    """
+    if not isinstance(design, ExperimentDesign):
+        raise ConfigError(
+            f"The 'design' parameter must be an ExperimentDesign. Got {type(design).__name__}."
+        )
+    eng = get_engine(engine, connection)
+    aggregates = eng.aggregate(data, AggregateRequest.from_design(design))
+    return readout_from_aggregates(
+        aggregates, design, alpha=alpha, correction=correction, margins=margins,
+        relative_margins=relative_margins, decrease_is_good=decrease_is_good,
+        srm_alpha=srm_alpha,
+    )  # fmt: skip
