@@ -11,9 +11,11 @@ Experiment statistics are pure functions of per-arm :class:`Moments` (the aggreg
   :func:`group_sequential_design`, :func:`group_sequential_test` (Lan–DeMets alpha spending).
 """
 
+from causal.stats._decision import decide, noninferiority
 from causal.stats._effects import mean_effect, ratio_effect
 from causal.stats._moments import Moments, merge_moments
 from causal.stats._multitest import adjust_pvalues
+from causal.stats._power import cuped_variance_reduction, mde, sample_size
 from causal.stats._results import (
     ConfidenceSequence,
     Decision,
@@ -23,6 +25,11 @@ from causal.stats._results import (
     GuardrailResult,
     PowerResult,
     SRMResult,
+)
+from causal.stats._sequential import (
+    confidence_sequence,
+    group_sequential_design,
+    group_sequential_test,
 )
 from causal.stats._srm import srm_test
 
@@ -37,8 +44,16 @@ __all__ = [
     "PowerResult",
     "SRMResult",
     "adjust_pvalues",
+    "confidence_sequence",
+    "cuped_variance_reduction",
+    "decide",
+    "group_sequential_design",
+    "group_sequential_test",
+    "mde",
     "mean_effect",
     "merge_moments",
+    "noninferiority",
     "ratio_effect",
+    "sample_size",
     "srm_test",
 ]

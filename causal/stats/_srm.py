@@ -59,7 +59,7 @@ def srm_test(
     --------
     >>> r = srm_test({"control": 5000, "treatment": 5200})
     >>> r.ok, round(r.pvalue, 4)
-    (True, 0.0476)
+    (True, 0.0477)
     """
     if not 0 < alpha < 1:
         raise ConfigError(
