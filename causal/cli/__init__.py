@@ -36,6 +36,7 @@ def _register() -> None:
     # Sub-command modules register on `app` when imported; import them here, not at the top,
     # so each stays importable on its own.
     from causal.cli import _simulate  # noqa: F401
+    from causal.cli import _readout  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        # standalone_mode=False returns ``typer.Exit`` codes (and 0 after --help) instead of
+        # exiting, and re-raises usage errors; both are turned into exit statuses below.
+        rv = app(args=args, standalone_mode=False)
     except CausalError as exc:
         if debug:
             raise
@@ -55,12 +58,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Exit):
-            raise SystemExit(exc.exit_code) from None
-        raise
+    except typer.TyperException as exc:  # usage errors (typer vendors click: no `click` module)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+        raise SystemExit(rv)
