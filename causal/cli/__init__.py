@@ -35,8 +35,10 @@ def _root(
 def _register() -> None:
     # Sub-command modules register on `app` when imported; import them here, not at the top,
     # so each stays importable on its own.
-    from causal.cli import _simulate  # noqa: F401
-    from causal.cli import _readout  # noqa: F401
+    from causal.cli import (
+        _readout,  # noqa: F401
+        _simulate,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

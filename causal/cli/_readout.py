@@ -8,6 +8,7 @@ written atomically; a plain-text summary goes to stdout.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -30,14 +31,17 @@ def _load_yaml(path: Path) -> object:
 
 @app.command("readout")
 def readout_command(
-    data: str = typer.Argument(..., help="A .parquet/.csv file, or a table name (--database)."),
-    config: Path = typer.Option(..., "--config", "-c", help="Readout config (YAML)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output directory (created if needed)."),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or pandas."),
-    database: Path | None = typer.Option(
-        None, "--database", help="DuckDB database file holding the table DATA (read-only)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the summary."),
+    data: Annotated[
+        str, typer.Argument(help="A .parquet/.csv file, or a table name (with --database).")
+    ],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Readout config (YAML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).")],
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or pandas.")] = "duckdb",
+    database: Annotated[
+        Path | None,
+        typer.Option("--database", help="DuckDB database file holding the table DATA."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
 ) -> None:
     """Read out an A/B/n experiment: SRM, lifts with intervals, guardrails, decision."""
     from causal.experiments import readout, write_json_atomic
