@@ -47,6 +47,12 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     """Call ``write(tmp_path)`` then move the temporary file onto ``path`` in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +60,7 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
