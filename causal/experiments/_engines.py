@@ -438,6 +438,13 @@ class PandasEngine:
             l1 = base
             l1["v2"] = l1["v"]
             l1["nu"] = 1.0
+        for c in cols:
+            n_inf = int(np.isinf(l1[c].to_numpy(float)).sum())
+            if n_inf:
+                raise MissingValuesError(
+                    f"The column '{c}' holds infinite values for {n_inf} units; remove or cap "
+                    "them before the readout."
+                )
         caps: dict[str, float] = {}
         for m in request.metrics:
             cap = getattr(m, "cap", None)
