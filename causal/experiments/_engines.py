@@ -218,13 +218,13 @@ class DuckDBEngine:
         if roll is None:
             l1 = [f"{vcol} AS v", f"{vcol} AS v2", "1 AS nu"]
             l1 += [f"CAST({q(s)} AS VARCHAR) AS {a}" for s, a in segs.items()]
-            l1 += [f"CAST({q(c)} AS DOUBLE) AS {a}" for c, a in alias.items()]
+            l1 += [f"{_as_double(q(c), types[c])} AS {a}" for c, a in alias.items()]
             level1 = f"SELECT {', '.join(l1)} FROM {src}"
         else:
             nu = f"COUNT(DISTINCT {q(request.unit)})" if clustered and request.unit else "COUNT(*)"
             l1 = [f"MIN({vcol}) AS v", f"MAX({vcol}) AS v2", f"{nu} AS nu"]
             l1 += [f"MIN(CAST({q(s)} AS VARCHAR)) AS {a}" for s, a in segs.items()]
-            l1 += [f"SUM(CAST({q(c)} AS DOUBLE)) AS {a}" for c, a in alias.items()]
+            l1 += [f"SUM({_as_double(q(c), types[c])}) AS {a}" for c, a in alias.items()]
             level1 = f"SELECT {', '.join(l1)} FROM {src} GROUP BY {q(roll)}"
         # caps: pooled quantile of the unit-level metric column, in a CTE of the same statement
         caps: list[tuple[str, str, float]] = []  # (column, cte alias, quantile)
@@ -337,6 +337,17 @@ class DuckDBEngine:
                 val = r[a]
                 return GroupKey(variant, s, MISSING_LABEL if val is None else str(val))
         return GroupKey(variant)
+
+
+def _as_double(col: str, duck_type: str) -> str:
+    """SQL casting a numeric or boolean column to DOUBLE.
+
+    Booleans go through INTEGER: DuckDB pushes casts into its CSV reader, where the text
+    'FALSE' does not parse as a DOUBLE.
+    """
+    if duck_type == "BOOLEAN":
+        return f"CAST(CAST({col} AS INTEGER) AS DOUBLE)"
+    return f"CAST({col} AS DOUBLE)"
 
 
 def _num(v: Any) -> float:
