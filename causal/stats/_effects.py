@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from causal._errors import (
     ConfigError,
@@ -90,15 +90,17 @@ def _check_n(m: Moments, arm: str, what: str, minimum: int = 2) -> None:
 
 
 def _quantile(alpha: float, df: float) -> float:
+    """Two-sided critical value: normal when ``df`` is infinite, else Student t."""
     if math.isinf(df):
-        return float(sps.norm.ppf(1 - alpha / 2))
-    return float(sps.t.ppf(1 - alpha / 2, df))
+        return float(special.ndtri(1 - alpha / 2))
+    return float(special.stdtrit(df, 1 - alpha / 2))
 
 
 def _pvalue(z: float, df: float) -> float:
+    """Two-sided p-value of the statistic ``z``."""
     if math.isinf(df):
-        return float(2 * sps.norm.sf(abs(z)))
-    return float(2 * sps.t.sf(abs(z), df))
+        return float(2 * special.ndtr(-abs(z)))
+    return float(2 * special.stdtr(df, -abs(z)))
 
 
 def _theta(
