@@ -1,0 +1,790 @@
+"""Validate a table against a Design / ExperimentDesign: one clear CausalError per problem.
+
+:func:`validate` checks an observational what-works table and returns a frozen
+:class:`ValidatedData` holding prepared arrays (outcomes ``y``, treatment ``t``, encoded
+modifiers ``x`` and confounders ``w``, ...). :func:`validate_experiment` checks an experiment
+table and returns a :class:`ValidatedExperiment` summary. Neither modifies the caller's data:
+arrays are copies, marked read-only.
+
+Categorical columns (text, pandas categoricals, booleans stored as text) are one-hot encoded
+with stable names ``"<column>=<level>"``: levels are sorted as text, the first is the reference
+(dropped), and a missing value is its own level ``"(missing)"``. The same data therefore
+encodes to the same columns whether it came from pandas, parquet, CSV or DuckDB.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from causal._errors import (
+    ColumnRoleError,
+    ConfigError,
+    ConstantColumnError,
+    DuplicateUnitError,
+    InsufficientDataError,
+    MissingColumnError,
+    MissingValuesError,
+    NonBinaryTreatmentError,
+    NonNumericColumnError,
+    UnknownVariantError,
+)
+from causal.data._design import Design, ExperimentDesign, Proportion, Ratio
+from causal.data._readers import Source, missing_column_error, read_table
+
+__all__ = [
+    "MISSING_LEVEL",
+    "CategoricalEncoding",
+    "HighCardinalityWarning",
+    "ValidatedData",
+    "ValidatedExperiment",
+    "validate",
+    "validate_experiment",
+]
+
+MISSING_LEVEL = "(missing)"
+TreatmentKind = Literal["binary", "multi", "continuous"]
+# "auto" treats an integer-valued numeric treatment with at most this many levels as multi-valued
+_MAX_MULTI_LEVELS = 10
+
+
+class HighCardinalityWarning(UserWarning):
+    """A categorical modifier or confounder has very many levels (one column per level)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalEncoding:
+    """How one categorical column was one-hot encoded.
+
+    Attributes
+    ----------
+    column : str
+        The source column.
+    levels : tuple of str
+        All levels, sorted as text (``"(missing)"`` last when present).
+    reference : str
+        The dropped reference level (the first level).
+    names : tuple of str
+        Encoded column names, ``"<column>=<level>"`` for each non-reference level.
+    """
+
+    column: str
+    levels: tuple[str, ...]
+    reference: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ValidatedData:
+    """A what-works table checked against its :class:`Design`, as prepared arrays.
+
+    Attributes
+    ----------
+    design : Design
+        The design validated against.
+    n : int
+        Number of rows (units).
+    unit : ndarray, shape (n,)
+        Unit ids.
+    y : mapping of str to ndarray, shape (n,)
+        Float outcome per outcome column, in ``design.outcomes`` order.
+    t : ndarray, shape (n,)
+        Treatment: float 0/1 (binary), float values (continuous) or integer codes into
+        ``treatment_levels`` (multi).
+    treatment_kind : {"binary", "multi", "continuous"}
+        The treatment's kind (given in the design, or inferred).
+    treatment_levels : tuple
+        ``(0, 1)`` for binary, the sorted labels for multi (codes index them; the first is
+        the reference), ``()`` for continuous.
+    x : pandas.DataFrame, shape (n, p)
+        Modifiers, numeric, categorical ones one-hot encoded (float64; its own copy).
+    w : pandas.DataFrame, shape (n, q)
+        Confounders not already among the modifiers, encoded the same way.
+    encodings : mapping of str to CategoricalEncoding
+        The encoding of each categorical modifier or confounder.
+    segments : pandas.DataFrame, shape (n, s)
+        The segment columns as given (a copy).
+    cluster, weight, time : ndarray or None
+        The cluster ids, float weights and time values, when the design names them.
+    warnings : tuple of str
+        Non-fatal findings (also issued as Python warnings).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": range(6), "t": [0, 1] * 3, "y": [1.0, 2, 3, 4, 5, 6],
+    ...                    "fmt": ["a", "b", "c"] * 2})
+    >>> v = validate(df, Design("id", "t", "y", modifiers=["fmt"]), min_units_per_arm=1)
+    >>> list(v.x.columns), v.treatment_kind
+    (['fmt=b', 'fmt=c'], 'binary')
+    """
+
+    design: Design
+    n: int
+    unit: np.ndarray
+    y: Mapping[str, np.ndarray]
+    t: np.ndarray
+    treatment_kind: TreatmentKind
+    treatment_levels: tuple[Any, ...]
+    x: pd.DataFrame
+    w: pd.DataFrame
+    encodings: Mapping[str, CategoricalEncoding]
+    segments: pd.DataFrame
+    cluster: np.ndarray | None
+    weight: np.ndarray | None
+    time: np.ndarray | None
+    warnings: tuple[str, ...]
+
+    @property
+    def x_names(self) -> tuple[str, ...]:
+        """Encoded modifier names, in column order."""
+        return tuple(self.x.columns)
+
+    @property
+    def w_names(self) -> tuple[str, ...]:
+        """Encoded confounder names, in column order."""
+        return tuple(self.w.columns)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ValidatedExperiment:
+    """An experiment table checked against its :class:`ExperimentDesign`.
+
+    Attributes
+    ----------
+    design : ExperimentDesign
+        The design validated against.
+    n : int
+        Number of units (rows, or distinct ``unit`` ids when the design names a unit).
+    variants : tuple of str
+        Variant labels as text, control first, then the others sorted.
+    control : str
+        The control label as text.
+    counts : mapping of str to int
+        Units per variant.
+    warnings : tuple of str
+        Non-fatal findings (e.g. a covariate with missing values that will be zero-filled).
+    """
+
+    design: ExperimentDesign
+    n: int
+    variants: tuple[str, ...]
+    control: str
+    counts: Mapping[str, int]
+    warnings: tuple[str, ...]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _frame(source: Source | Any, columns: Sequence[str], connection: Any) -> pd.DataFrame:
+    """The needed columns as a DataFrame, with missing columns reported by role elsewhere."""
+    if isinstance(source, pd.DataFrame):
+        if source.columns.has_duplicates:
+            dup = sorted({str(c) for c in source.columns[source.columns.duplicated()]})
+            raise ConfigError(
+                f"The data has duplicate column names ({', '.join(dup)}); rename them first."
+            )
+        return source
+    return read_table(source, columns=list(columns), connection=connection)
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(s.dtype) or (
+        pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
+    )
+
+
+def _is_text_like(s: pd.Series) -> bool:
+    """Text, categorical or object columns holding only text (and missing values)."""
+    if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype):
+        if s.dtype == object:
+            vals = s.dropna()
+            return bool(vals.map(lambda v: isinstance(v, str)).all())
+        return True
+    return False
+
+
+def _float(s: pd.Series) -> np.ndarray:
+    """A float copy of a numeric (or boolean, or nullable) column, NA as NaN."""
+    if pd.api.types.is_bool_dtype(s.dtype) and s.isna().any():
+        return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return s.to_numpy(dtype=float, na_value=np.nan, copy=True)
+
+
+def _count_bad(a: np.ndarray) -> tuple[int, int]:
+    nan = int(np.isnan(a).sum())
+    inf = int(np.isinf(a).sum())
+    return nan, inf
+
+
+def _finite(a: np.ndarray, column: str, role: str, fix: str) -> np.ndarray:
+    nan, inf = _count_bad(a)
+    if nan or inf:
+        parts = [f"{nan:,} missing (NaN)" if nan else "", f"{inf:,} infinite" if inf else ""]
+        what = " and ".join(p for p in parts if p)
+        raise MissingValuesError(
+            f"The {role} column '{column}' has {what} value(s) in {a.size:,} rows; {fix}"
+        )
+    return a
+
+
+def _numeric(df: pd.DataFrame, column: str, role: str) -> np.ndarray:
+    s = df[column]
+    if not _is_numeric(s):
+        raise NonNumericColumnError(
+            f"The {role} column '{column}' must be numeric but holds {s.dtype} values "
+            f"(e.g. {s.dropna().iloc[0]!r}); convert it to numbers or pick another column."
+            if s.notna().any()
+            else f"The {role} column '{column}' must be numeric but is entirely empty."
+        )
+    return _float(s)
+
+
+def _labels(s: pd.Series) -> pd.Series:
+    """Values as text labels (missing -> "(missing)"); booleans as "false"/"true"."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        out = s.map({True: "true", False: "false"})
+    else:
+        out = s.astype(object).map(lambda v: v if isinstance(v, str) else str(v))
+    return out.where(s.notna(), MISSING_LEVEL).astype(object)
+
+
+def _encode(
+    df: pd.DataFrame, column: str, role: str, max_levels: int, notes: list[str]
+) -> tuple[pd.DataFrame, CategoricalEncoding | None]:
+    """One column as numeric feature(s): numeric passes through, categorical is one-hot."""
+    s = df[column]
+    if _is_numeric(s):
+        a = _finite(
+            _float(s),
+            column,
+            role,
+            "drop or impute those rows, or encode the column as a category.",
+        )
+        return pd.DataFrame({column: a}, index=pd.RangeIndex(len(a))), None
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or isinstance(s.dtype, pd.PeriodDtype):
+        raise NonNumericColumnError(
+            f"The {role} column '{column}' holds dates ({s.dtype}); convert it to a number "
+            "(e.g. age in days) or a category (e.g. weekday) first."
+        )
+    if not _is_text_like(s):
+        raise NonNumericColumnError(
+            f"The {role} column '{column}' mixes text with other values ({s.dtype}); make it "
+            "all numbers or all text (a category)."
+        )
+    labels = _labels(s)
+    seen = set(labels.unique())
+    if isinstance(s.dtype, pd.CategoricalDtype):  # unused categories keep their columns
+        seen |= {str(c) for c in s.dtype.categories}
+    levels = sorted(seen - {MISSING_LEVEL}) + ([MISSING_LEVEL] if MISSING_LEVEL in seen else [])
+    if len(levels) > max_levels:
+        msg = (
+            f"The {role} column '{column}' has {len(levels):,} levels; one-hot encoding makes "
+            f"{len(levels) - 1:,} columns. Group rare levels or pass a numeric summary instead."
+        )
+        warnings.warn(msg, HighCardinalityWarning, stacklevel=3)
+        notes.append(msg)
+    codes = pd.Categorical(labels, categories=levels).codes
+    names = tuple(f"{column}={lvl}" for lvl in levels[1:])
+    onehot = np.zeros((len(s), len(names)))
+    rows = np.flatnonzero(codes > 0)
+    onehot[rows, codes[rows] - 1] = 1.0
+    enc = CategoricalEncoding(column, tuple(levels), levels[0], names)
+    return pd.DataFrame(onehot, columns=list(names)), enc
+
+
+def _py(v: Any) -> Any:
+    """A numpy scalar as a plain Python value; integer-valued floats as int (for messages)."""
+    v = v.item() if hasattr(v, "item") else v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def _check_roles(design: Design) -> None:
+    """A column may not play two incompatible roles (e.g. treatment and confounder)."""
+    roles: dict[str, list[str]] = {}
+
+    def add(col: str | None, role: str) -> None:
+        if col is not None:
+            roles.setdefault(col, []).append(role)
+
+    add(design.unit, "unit")
+    add(design.treatment, "treatment")
+    for c in design.outcomes:
+        add(c, "outcome")
+    for c in dict.fromkeys(design.modifiers):
+        add(c, "modifier")
+    for c in dict.fromkeys(design.confounders):
+        add(c, "confounder")
+    for c in dict.fromkeys(design.segments):
+        add(c, "segment")
+    add(design.cluster, "cluster")
+    add(design.weight, "weight")
+    add(design.time, "time")
+    # Roles that may share a column: a modifier is also adjusted for (X is in the outcome
+    # model), segments/cluster/time may also be modifiers or confounders.
+    compatible = {"modifier", "confounder", "segment", "cluster", "time"}
+    for col, rs in roles.items():
+        if len(rs) > 1 and not set(rs) <= compatible:
+            listed = " and ".join(dict.fromkeys(rs))
+            if rs.count("outcome") > 1:
+                listed = "outcome (listed twice)"
+            raise ColumnRoleError(
+                f"The column '{col}' is used as {listed}; a column can play only one of the "
+                "unit, treatment, outcome and weight roles. Remove it from all but one."
+            )
+
+
+def _require(df: pd.DataFrame, named: list[tuple[str, str]]) -> None:
+    """Every (column, role) must be in ``df``; one message lists all missing columns."""
+    missing = [(c, r) for c, r in named if c not in df.columns]
+    if not missing:
+        return
+    if len(missing) == 1:
+        c, r = missing[0]
+        raise missing_column_error(c, list(df.columns), f"{r} column")
+    parts = []
+    for c, r in missing:
+        msg = str(missing_column_error(c, list(df.columns)))
+        hint = msg.split("Did you mean ")[1].split("?")[0] if "Did you mean" in msg else None
+        parts.append(f"{r} '{c}'" + (f" (did you mean {hint}?)" if hint else ""))
+    raise MissingColumnError(
+        f"{len(missing)} columns named in the design are not in the data: {'; '.join(parts)}."
+    )
+
+
+def _treatment(
+    df: pd.DataFrame, design: Design, require_binary: bool, min_units_per_arm: int
+) -> tuple[np.ndarray, TreatmentKind, tuple[Any, ...]]:
+    col = design.treatment
+    s = df[col]
+    kind = "binary" if require_binary else design.treatment_kind
+    numeric = _is_numeric(s)
+    if numeric:
+        a = _finite(_float(s), col, "treatment", "drop those rows (the treatment must be known).")
+    else:
+        if s.isna().any():
+            raise MissingValuesError(
+                f"The treatment column '{col}' has {int(s.isna().sum()):,} missing value(s) "
+                f"in {len(s):,} rows; drop those rows (the treatment must be known)."
+            )
+        if kind == "continuous":
+            raise NonNumericColumnError(
+                f"The treatment column '{col}' must be numeric for a continuous treatment but "
+                f"holds {s.dtype} values."
+            )
+        a = np.empty(0)
+    values = np.unique(a) if numeric else np.array(sorted(_labels(s).unique()), dtype=object)
+    if values.size < 2:
+        only = values[0] if values.size else "nothing"
+        raise ConstantColumnError(
+            f"The treatment column '{col}' is constant (every row is {only!r}); effects need "
+            "both treated and untreated units."
+        )
+    is01 = numeric and set(values.tolist()) <= {0.0, 1.0}
+    if kind == "auto":
+        if is01:
+            kind = "binary"
+        elif not numeric or (
+            values.size <= _MAX_MULTI_LEVELS and bool(np.all(values == np.round(values)))
+        ):
+            kind = "multi"
+        else:
+            kind = "continuous"
+    if kind == "binary" and not is01:
+        shown = ", ".join(repr(_py(v)) for v in values[:6])
+        more = f" and {values.size - 6} more" if values.size > 6 else ""
+        raise NonBinaryTreatmentError(
+            f"The treatment column '{col}' must be binary (0/1) but holds {values.size} distinct "
+            f"values: {shown}{more}. Recode it to 0 = control, 1 = treated "
+            f"(e.g. (df['{col}'] == <treated value>).astype(int))."
+        )
+    if kind == "continuous":
+        return _readonly(a), "continuous", ()
+    if numeric:
+        levels: tuple[Any, ...] = tuple(_py(v) for v in values)
+        codes = np.searchsorted(values, a)
+    else:
+        levels = tuple(values.tolist())
+        codes = pd.Categorical(_labels(s), categories=list(levels)).codes.astype(np.int64)
+    counts = np.bincount(codes, minlength=len(levels))
+    for lvl, cnt in zip(levels, counts, strict=True):
+        if cnt < min_units_per_arm:
+            arm = {0: "control", 1: "treated"}.get(lvl, repr(lvl)) if kind == "binary" else None
+            which = f"{arm} units ('{col}' = {lvl!r})" if arm else f"units with '{col}' = {lvl!r}"
+            raise InsufficientDataError(
+                f"Only {int(cnt):,} {which}; at least {min_units_per_arm:,} per arm are "
+                "needed (see 'min_units_per_arm')."
+            )
+    if kind == "binary":
+        return _readonly(a), "binary", (0, 1)
+    return _readonly(codes.astype(np.int64)), "multi", levels
+
+
+def _check_units(df: pd.DataFrame, col: str, role: str = "unit") -> np.ndarray:
+    s = df[col]
+    if s.isna().any():
+        raise MissingValuesError(
+            f"The {role} column '{col}' has {int(s.isna().sum()):,} missing id(s); every row "
+            "needs an id."
+        )
+    dup = s.duplicated(keep=False)
+    if dup.any():
+        examples = ", ".join(repr(v) for v in pd.unique(s[dup])[:3].tolist())
+        n_ids = int(s[dup].nunique())
+        raise DuplicateUnitError(
+            f"The {role} column '{col}' repeats {n_ids:,} id(s) (e.g. {examples}) over "
+            f"{int(dup.sum()):,} rows; the design needs one row per unit. Aggregate rows per "
+            "unit first, or name a different unit column."
+        )
+    return _readonly(s.to_numpy(copy=True))
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def validate(
+    data: Source,
+    design: Design,
+    *,
+    min_units_per_arm: int = 10,
+    require_binary: bool = False,
+    max_levels: int = 50,
+    connection: Any = None,
+) -> ValidatedData:
+    """Check ``data`` against ``design`` and return the prepared arrays.
+
+    Each problem raises one :class:`~causal.CausalError` subclass naming the column:
+    :class:`~causal.ColumnRoleError` (a column in two incompatible roles),
+    :class:`~causal.MissingColumnError` (with the nearest name),
+    :class:`~causal.NonNumericColumnError` (a text outcome, weight, ...),
+    :class:`~causal.MissingValuesError` (NaN or infinite values, with how many rows),
+    :class:`~causal.ConstantColumnError` (constant treatment),
+    :class:`~causal.NonBinaryTreatmentError`, :class:`~causal.DuplicateUnitError` and
+    :class:`~causal.InsufficientDataError` (too few treated or control units).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, path or str
+        The table (never modified), or anything :func:`~causal.data.read_table` reads.
+    design : Design
+        Column roles.
+    min_units_per_arm : int
+        Fewest units allowed at each treatment level (binary or multi-valued).
+    require_binary : bool
+        Require a 0/1 treatment whatever ``design.treatment_kind`` says.
+    max_levels : int
+        A categorical modifier or confounder with more levels warns
+        (:class:`HighCardinalityWarning`).
+    connection : duckdb.DuckDBPyConnection, optional
+        Connection holding ``data`` when it is a table name.
+
+    Returns
+    -------
+    ValidatedData
+
+    Examples
+    --------
+    >>> from causal.data import simulate_content
+    >>> df = simulate_content(n=2_000, seed=0)
+    >>> v = validate(df, Design("pin_id", "boosted", ["saves"],
+    ...                         modifiers=["format", "quality_score"],
+    ...                         confounders=["creator_followers"]))
+    >>> v.x_names
+    ('format=image', 'format=video', 'quality_score')
+    """
+    if not isinstance(design, Design):
+        raise ConfigError(f"The 'design' parameter must be a Design. Got {type(design).__name__}.")
+    if isinstance(min_units_per_arm, bool) or not isinstance(min_units_per_arm, int | np.integer):
+        raise ConfigError(
+            f"The 'min_units_per_arm' parameter must be an int >= 1. Got {min_units_per_arm!r}."
+        )
+    if min_units_per_arm < 1:
+        raise ConfigError(
+            f"The 'min_units_per_arm' parameter must be an int >= 1. Got {min_units_per_arm!r}."
+        )
+    _check_roles(design)
+    df = _frame(data, design.columns(), connection)
+    named = [(design.unit, "unit"), (design.treatment, "treatment")]
+    named += [(c, "outcome") for c in design.outcomes]
+    named += [(c, "modifier") for c in design.modifiers]
+    named += [(c, "confounder") for c in design.confounders]
+    named += [(c, "segment") for c in design.segments]
+    named += [(c, r) for c, r in ((design.cluster, "cluster"), (design.weight, "weight"),
+                                  (design.time, "time")) if c is not None]  # fmt: skip
+    _require(df, list(dict.fromkeys(named)))
+    n = len(df)
+    if n == 0:
+        raise InsufficientDataError("The data has no rows.")
+
+    notes: list[str] = []
+    unit = _check_units(df, design.unit)
+    y = {}
+    for c in design.outcomes:
+        a = _numeric(df, c, "outcome")
+        y[c] = _readonly(_finite(a, c, "outcome", "drop or impute those rows first."))
+    t, kind, levels = _treatment(df, design, require_binary, min_units_per_arm)
+
+    def block(cols: Sequence[str], role: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+        frames, encs = [], {}
+        for c in dict.fromkeys(cols):
+            f, enc = _encode(df, c, role, max_levels, notes)
+            frames.append(f)
+            if enc is not None:
+                encs[c] = enc
+        if not frames:
+            return pd.DataFrame(index=pd.RangeIndex(n)), encs
+        return pd.concat(frames, axis=1), encs
+
+    x, enc_x = block(design.modifiers, "modifier")
+    w_cols = [c for c in design.confounders if c not in set(design.modifiers)]
+    w, enc_w = block(w_cols, "confounder")
+
+    cluster = weight = time = None
+    if design.cluster is not None:
+        s = df[design.cluster]
+        if s.isna().any():
+            raise MissingValuesError(
+                f"The cluster column '{design.cluster}' has {int(s.isna().sum()):,} missing "
+                "id(s); every row needs a cluster."
+            )
+        cluster = _readonly(s.to_numpy(copy=True))
+    if design.weight is not None:
+        wa = _finite(
+            _numeric(df, design.weight, "weight"),
+            design.weight,
+            "weight",
+            "drop those rows or fill the weights.",
+        )
+        if (wa < 0).any():
+            raise ConfigError(
+                f"The weight column '{design.weight}' has {int((wa < 0).sum()):,} negative "
+                "value(s); weights must be >= 0."
+            )
+        if not (wa > 0).any():
+            raise ConstantColumnError(f"The weight column '{design.weight}' is all zero.")
+        weight = _readonly(wa)
+    if design.time is not None:
+        time = _readonly(df[design.time].to_numpy(copy=True))
+    segments = df.loc[:, list(dict.fromkeys(design.segments))].copy().reset_index(drop=True)
+
+    return ValidatedData(
+        design=design,
+        n=n,
+        unit=unit,
+        y=MappingProxyType(y),
+        t=t,
+        treatment_kind=kind,
+        treatment_levels=levels,
+        x=x,
+        w=w,
+        encodings=MappingProxyType({**enc_x, **enc_w}),
+        segments=segments,
+        cluster=cluster,
+        weight=weight,
+        time=time,
+        warnings=tuple(notes),
+    )
+
+
+# ----------------------------------------------------------------------------- experiments
+
+
+def validate_experiment(
+    data: Source,
+    design: ExperimentDesign,
+    *,
+    min_units_per_arm: int = 2,
+    connection: Any = None,
+) -> ValidatedExperiment:
+    """Check an experiment table against ``design``.
+
+    Raises one :class:`~causal.CausalError` subclass per problem, naming the column:
+    a missing column (:class:`~causal.MissingColumnError`, with the nearest name), a
+    non-numeric metric or covariate, a metric with NaN or infinite values or a covariate with
+    infinite values (:class:`~causal.MissingValuesError`), a proportion that is not 0/1 or a
+    negative ratio denominator (:class:`~causal.ConfigError`), a control label, or a
+    configured split label, absent from the data and labels present in the data but not in
+    the configured split (:class:`~causal.UnknownVariantError`), fewer than two variants or
+    too few units in one (:class:`~causal.InsufficientDataError`), and a unit or cluster
+    found in more than one variant (:class:`~causal.DuplicateUnitError`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, path or str
+        The table (never modified), or anything :func:`~causal.data.read_table` reads.
+    design : ExperimentDesign
+        Column roles and metrics.
+    min_units_per_arm : int
+        Fewest units allowed in each variant.
+    connection : duckdb.DuckDBPyConnection, optional
+        Connection holding ``data`` when it is a table name.
+
+    Returns
+    -------
+    ValidatedExperiment
+
+    Examples
+    --------
+    >>> from causal.data import Mean, simulate_experiment
+    >>> df = simulate_experiment(n_users=1_000, seed=0)
+    >>> v = validate_experiment(df, ExperimentDesign("variant", "control",
+    ...                         [Mean("saves", "saves", covariate="saves_pre")]))
+    >>> v.variants
+    ('control', 'treatment')
+    """
+    if not isinstance(design, ExperimentDesign):
+        raise ConfigError(
+            f"The 'design' parameter must be an ExperimentDesign. Got {type(design).__name__}."
+        )
+    if isinstance(min_units_per_arm, bool) or not isinstance(min_units_per_arm, int | np.integer):
+        raise ConfigError(
+            f"The 'min_units_per_arm' parameter must be an int >= 1. Got {min_units_per_arm!r}."
+        )
+    df = _frame(data, design.columns(), connection)
+    named: list[tuple[str, str]] = [(design.variant, "variant")]
+    if design.unit:
+        named.append((design.unit, "unit"))
+    for m in design.all_metrics():
+        if isinstance(m, Ratio):
+            named += [(m.numerator, f"metric '{m.name}' numerator"),
+                      (m.denominator, f"metric '{m.name}' denominator")]  # fmt: skip
+        else:
+            named.append((m.column, f"metric '{m.name}'"))
+        named += [(c, f"metric '{m.name}' covariate") for c in m.covariates]
+    named += [(c, "segment") for c in design.segments]
+    if design.cluster:
+        named.append((design.cluster, "cluster"))
+    seen: set[str] = set()
+    _require(df, [(c, r) for c, r in named if not (c in seen or seen.add(c))])
+
+    notes: list[str] = []
+    for m in design.all_metrics():
+        values = m.columns()[: 2 if isinstance(m, Ratio) else 1]
+        for c in values:
+            a = _numeric(df, c, f"metric '{m.name}'")
+            _finite(a, c, f"metric '{m.name}'", "fill them (e.g. 0 for no activity) or drop "
+                    "those rows before the readout.")  # fmt: skip
+            if isinstance(m, Proportion) and not np.isin(a, (0.0, 1.0)).all():
+                bad = np.unique(a[~np.isin(a, (0.0, 1.0))])[:3].tolist()
+                raise ConfigError(
+                    f"Metric '{m.name}': the proportion column '{c}' must hold only 0 and 1; "
+                    f"found {bad}. Use a Mean metric for counts or amounts."
+                )
+            if isinstance(m, Ratio) and c == m.denominator and (a < 0).any():
+                raise ConfigError(
+                    f"Metric '{m.name}': the denominator column '{c}' has "
+                    f"{int((a < 0).sum()):,} negative value(s); a ratio needs counts or "
+                    "amounts >= 0."
+                )
+        for c in m.covariates:
+            a = _numeric(df, c, f"metric '{m.name}' covariate")
+            nan, inf = _count_bad(a)
+            if inf:
+                raise MissingValuesError(
+                    f"Metric '{m.name}': the covariate column '{c}' has {inf:,} infinite "
+                    "value(s); cap or drop them."
+                )
+            if nan:
+                notes.append(
+                    f"covariate '{c}' is missing for {nan:,} rows: they are set to 0 with a "
+                    "missing indicator."
+                )
+
+    variant = df[design.variant]
+    if variant.isna().any():
+        raise MissingValuesError(
+            f"The variant column '{design.variant}' is empty for {int(variant.isna().sum()):,} "
+            "rows; drop or label those rows."
+        )
+    labels = _labels(variant)
+    control = design.control if isinstance(design.control, str) else str(design.control)
+    if isinstance(design.control, bool):
+        control = str(design.control).lower()
+    present = sorted(labels.unique())
+    if control not in present:
+        near = [p for p in present if p.lower() == control.lower()]
+        near = near or difflib.get_close_matches(control, present, n=1)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        raise UnknownVariantError(
+            f"The control label '{control}' does not occur in the variant column "
+            f"'{design.variant}'.{hint} Labels present: {', '.join(present[:20])}."
+        )
+    if design.expected_split is not None:
+        configured = set(design.expected_split)
+        absent = sorted(configured - set(present))
+        if absent:
+            raise UnknownVariantError(
+                f"The expected_split names variant(s) {absent} that do not occur in the "
+                f"variant column '{design.variant}'; labels present: {', '.join(present)}."
+            )
+        stray = sorted(set(present) - configured)
+        if stray:
+            counts = labels.value_counts()
+            shown = ", ".join(f"'{s}' ({int(counts[s]):,} rows)" for s in stray[:5])
+            raise UnknownVariantError(
+                f"The variant column '{design.variant}' holds label(s) not in expected_split: "
+                f"{shown}; drop those rows or add them to the split."
+            )
+
+    if design.unit is not None:
+        _one_variant(df, design.unit, labels, "unit")
+    if design.cluster is not None:
+        _one_variant(df, design.cluster, labels, "cluster")
+    if design.unit is not None:
+        per_unit = pd.DataFrame({"u": df[design.unit].to_numpy(), "v": labels.to_numpy()})
+        counts_s = per_unit.drop_duplicates("u")["v"].value_counts()
+    else:
+        counts_s = labels.value_counts()
+    variants = (control, *sorted(v for v in present if v != control))
+    if len(variants) < 2:
+        raise InsufficientDataError(
+            f"The variant column '{design.variant}' holds only the control '{control}'; an "
+            "experiment needs at least two variants."
+        )
+    counts = {v: int(counts_s.get(v, 0)) for v in variants}
+    for v, c in counts.items():
+        if c < min_units_per_arm:
+            raise InsufficientDataError(
+                f"Variant '{v}' has only {c:,} unit(s); at least {min_units_per_arm:,} per "
+                "variant are needed (see 'min_units_per_arm')."
+            )
+    for msg in notes:
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    return ValidatedExperiment(
+        design=design,
+        n=int(sum(counts.values())),
+        variants=variants,
+        control=control,
+        counts=MappingProxyType(counts),
+        warnings=tuple(notes),
+    )
+
+
+def _one_variant(df: pd.DataFrame, col: str, labels: pd.Series, role: str) -> None:
+    ids = df[col]
+    if ids.isna().any():
+        raise MissingValuesError(
+            f"The {role} column '{col}' has {int(ids.isna().sum()):,} missing id(s)."
+        )
+    nvar = pd.DataFrame({"id": ids.to_numpy(), "v": labels.to_numpy()}).groupby("id")["v"].nunique()
+    mixed = nvar[nvar > 1]
+    if len(mixed):
+        examples = ", ".join(repr(v) for v in mixed.index[:3].tolist())
+        raise DuplicateUnitError(
+            f"{len(mixed):,} value(s) of the {role} column '{col}' (e.g. {examples}) appear in "
+            f"more than one variant; each {role} must be randomized to exactly one variant."
+        )
