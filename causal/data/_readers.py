@@ -115,8 +115,18 @@ def _table_parts(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     ).fetchall()
     table = parts[-1]
     schema = parts[-2] if len(parts) >= 2 else None
-    if any(t == table and (schema is None or s == schema) for s, t in rows):
+    found = sorted({s for s, t in rows if t == table and (schema is None or s == schema)})
+    if found and schema is not None:
         return parts
+    if found:  # unqualified: the default schema first, else the one schema that has it
+        if "main" in found or "temp" in found:
+            return parts
+        if len(found) == 1:
+            return [found[0], table]
+        raise ConfigError(
+            f"The table name '{name}' is ambiguous: schemas {found} all hold it; qualify it "
+            "as 'schema.table'."
+        )
     near = difflib.get_close_matches(table, [t for _, t in rows], n=1)
     hint = f" Did you mean '{near[0]}'?" if near else ""
     raise ConfigError(
@@ -255,7 +265,13 @@ def open_table(
                 f"Cannot read data of type {type(source).__name__}: give a pandas DataFrame, a "
                 ".parquet/.csv path or a DuckDB table name."
             )
-        desc = con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
+        try:
+            desc = con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"Cannot read {source if isinstance(source, str) else 'the data'}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
         types = {str(r[0]): str(r[1]) for r in desc}
     except BaseException:
         if view is not None:
