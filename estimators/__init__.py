@@ -1,6 +1,50 @@
 """sklearn-style heterogeneous-treatment-effect (CATE) estimators.
 
-Imports nothing from ``causal``; usable on its own.
+Imports nothing from ``causal``; usable on its own. EconML's vocabulary:
+``fit(Y, T, *, X=None, W=None, sample_weight=None, groups=None)``, ``effect(X)``,
+``effect_interval(X, alpha=0.05)``, ``ate()``, ``ate_interval(alpha=0.05)``.
+
+Examples
+--------
+>>> import numpy as np
+>>> import estimators
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(500, 2)); T = rng.integers(0, 2, 500)
+>>> Y = X[:, 0] + 2 * T + rng.normal(size=500)
+>>> est = estimators.LinearDML(random_state=0).fit(Y, T, X=X)
+>>> lo, hi = est.ate_interval()
+>>> bool(lo < 2 < hi)
+True
 """
 
-__all__: list[str] = []
+from estimators._aipw import ATEResult, aipw_scores, mean_effect_from_scores, plr_ate
+from estimators._auto import AutoCate, causal_losses
+from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
+from estimators._learners import (
+    CausalForest,
+    DRLearner,
+    LinearDML,
+    SLearner,
+    TLearner,
+    XLearner,
+)
+from estimators._linear import wls_robust
+
+__all__ = [
+    "ATEResult",
+    "AutoCate",
+    "CausalForest",
+    "DRLearner",
+    "EstimatorInputError",
+    "LinearDML",
+    "NotFittedError",
+    "OverlapWarning",
+    "SLearner",
+    "TLearner",
+    "XLearner",
+    "aipw_scores",
+    "causal_losses",
+    "mean_effect_from_scores",
+    "plr_ate",
+    "wls_robust",
+]

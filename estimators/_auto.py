@@ -1,0 +1,429 @@
+"""AutoCate: choose or ensemble CATE estimators by an out-of-fold causal loss.
+
+The nuisance models are fitted once (one :class:`~estimators._base.Context`) and lent to every
+candidate, so AutoCate costs one nuisance fit plus the candidates' final stages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from estimators._aipw import mean_effect_from_scores
+from estimators._base import BaseCate, Context, build_context
+from estimators._errors import EstimatorInputError
+from estimators._learners import (
+    CausalForest,
+    DRLearner,
+    LinearDML,
+    SLearner,
+    TLearner,
+    XLearner,
+)
+from estimators._params import Integer, Options, Real, check_params, resolve_rng
+
+__all__ = ["AutoCate", "causal_losses"]
+
+_REGISTRY: dict[str, type[BaseCate]] = {
+    c.__name__: c for c in (CausalForest, LinearDML, DRLearner, XLearner, TLearner, SLearner)
+}
+
+#: Two-sided level at which a candidate's loss is called "tied" with the best one's.
+TIE_ALPHA = 0.05
+
+
+def causal_losses(
+    tau_hat: np.ndarray,
+    *,
+    dr: np.ndarray | None,
+    y_res: np.ndarray,
+    t_res: np.ndarray,
+) -> np.ndarray:
+    """Per-unit out-of-fold causal loss of a CATE prediction.
+
+    Discrete treatment (``dr`` given): the doubly-robust pseudo-outcome loss
+    ``sum_{j,a} (phi_ija - tau_ija)^2 / var_j(phi)``, whose mean differs from the PEHE
+    ``E[(tau - tau_hat)^2]`` (per outcome, scaled) by a term that does not depend on
+    ``tau_hat``; differences between candidates therefore estimate differences in PEHE.
+    Continuous treatment: the R-loss ``sum_j (y~_ij - t~_i . tau_ij)^2 / var_j(y~)``
+    (Nie & Wager 2021). Outcomes are scaled so that one loss ranks candidates across outcomes.
+
+    Parameters
+    ----------
+    tau_hat : ndarray of shape (m, d_y, k)
+    dr : ndarray of shape (m, d_y, k) or None
+    y_res : ndarray of shape (m, d_y)
+    t_res : ndarray of shape (m, k)
+
+    Returns
+    -------
+    ndarray of shape (m,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> phi = np.array([1.0, 3.0])[:, None, None]
+    >>> causal_losses(np.full((2, 1, 1), 2.0), dr=phi, y_res=np.zeros((2, 1)),
+    ...               t_res=np.zeros((2, 1))).tolist()
+    [1.0, 1.0]
+    """
+    if dr is not None:
+        scale = np.maximum(dr.reshape(dr.shape[0], dr.shape[1], -1).var(axis=(0, 2)), 1e-300)
+        return (((dr - tau_hat) ** 2).sum(axis=2) / scale).sum(axis=1)
+    pred = np.einsum("ik,ijk->ij", t_res, tau_hat)
+    scale = np.maximum(y_res.var(axis=0), 1e-300)
+    return (((y_res - pred) ** 2) / scale).sum(axis=1)
+
+
+def _simplex_weights(preds: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Non-negative weights summing to one that minimise ``sum w (target - preds @ omega)^2``.
+
+    ``preds`` (m, c), ``target`` (m,), ``w`` (m,).
+    """
+    c = preds.shape[1]
+    A = preds * np.sqrt(w)[:, None]
+    b = target * np.sqrt(w)
+    res = optimize.minimize(
+        lambda om: float(np.sum((b - A @ om) ** 2)),
+        np.full(c, 1.0 / c),
+        jac=lambda om: -2.0 * A.T @ (b - A @ om),
+        bounds=[(0.0, 1.0)] * c,
+        constraints=[{"type": "eq", "fun": lambda om: np.sum(om) - 1.0}],
+        method="SLSQP",
+    )
+    om = np.clip(res.x, 0.0, None)
+    om[om < 1e-3] = 0.0
+    return om / om.sum()
+
+
+class AutoCate(BaseCate):
+    """The default CATE estimator: picks (or blends) the best candidate by out-of-fold loss.
+
+    1. The nuisances (propensities, outcome models) are cross-fitted once and shared.
+    2. Each candidate's final stage is cross-fitted on the same folds (on a random subsample of
+       at most ``max_score_samples`` rows, whole clusters with ``groups``); its out-of-fold
+       CATE is scored by the doubly-robust pseudo-outcome loss (R-loss for a continuous
+       treatment), see :func:`causal_losses`.
+    3. ``score_table_`` reports each loss with its SE and the *paired* per-unit loss
+       difference to the best candidate with its SE (cluster-robust with ``groups``);
+       ``tied`` marks candidates whose difference is not significant at 5% (two-sided).
+    4. ``strategy="select"`` refits the best candidate's final stage on all rows;
+       ``"ensemble"`` refits every candidate with positive weight and blends them with simplex
+       weights that minimise the same out-of-fold loss (``weights_``).
+
+    Intervals: ``effect_interval`` delegates to the selected candidate when it has valid
+    intervals (CausalForest, DRLearner, LinearDML); otherwise (a meta-learner or a blend) it
+    raises ``NotImplementedError`` — pass ``require_intervals=True`` to choose only among
+    candidates with intervals. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
+
+    Known weakness: the candidates' final stages on the scoring folds use out-of-fold
+    nuisances that were themselves trained partly on the scored rows (as in single-split
+    scorers); the effect on the ranking is second order.
+
+    Parameters
+    ----------
+    candidates : list of str or estimator instances, optional
+        Names from {"CausalForest", "LinearDML", "DRLearner", "XLearner", "TLearner",
+        "SLearner"} or configured instances (their final-stage settings are used; the
+        nuisance settings of AutoCate apply). Default: all that support the treatment type.
+    strategy : {"select", "ensemble"}, default "select"
+    require_intervals : bool, default False
+        Only candidates with valid CATE intervals compete.
+    max_score_samples : int, default 50000
+        Rows used to score candidates (all rows when fewer).
+    cv, clip, max_onehot_levels, discrete_treatment, control, nuisance_params,
+    random_state, n_jobs :
+        As in :class:`CausalForest`.
+
+    Attributes
+    ----------
+    score_table_ : DataFrame
+        Columns estimator, loss, loss_se, diff_vs_best, diff_se, tied, weight; best first.
+    selected_ : str
+        Name of the selected candidate (or "ensemble").
+    weights_ : Series
+        Blend weight per candidate (1 for the selected one with "select").
+    best_estimator_ : estimator or None
+        The selected candidate, fitted on all rows and sharing the nuisances
+        (None for a blend).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import AutoCate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(800, 2)); T = rng.integers(0, 2, 800)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=800)
+    >>> est = AutoCate(random_state=0, candidates=["LinearDML", "TLearner"]).fit(Y, T, X=X)
+    >>> list(est.score_table_.columns)[:3]
+    ['estimator', 'loss', 'loss_se']
+    """
+
+    _constraints: ClassVar[dict[str, Any]] = {
+        "strategy": Options(("select", "ensemble")),
+        "require_intervals": Options((True, False)),
+        "max_score_samples": Integer(100),
+    }
+
+    def __init__(
+        self,
+        *,
+        candidates: list[Any] | None = None,
+        strategy: str = "select",
+        require_intervals: bool = False,
+        max_score_samples: int = 50_000,
+        cv: int | None = None,
+        clip: float = 0.01,
+        max_onehot_levels: int = 10,
+        discrete_treatment: bool | None = None,
+        control: Any = None,
+        nuisance_params: dict[str, Any] | None = None,
+        random_state: Any = None,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self.candidates = candidates
+        self.strategy = strategy
+        self.require_intervals = require_intervals
+        self.max_score_samples = max_score_samples
+        self.cv = cv
+        self.clip = clip
+        self.max_onehot_levels = max_onehot_levels
+        self.discrete_treatment = discrete_treatment
+        self.control = control
+        self.nuisance_params = nuisance_params
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _candidate_list(self, ctx: Context) -> list[BaseCate]:
+        specs = self.candidates if self.candidates is not None else list(_REGISTRY)
+        if not isinstance(specs, list | tuple) or len(specs) == 0:
+            raise EstimatorInputError(
+                "The 'candidates' parameter of AutoCate must be a non-empty list of estimator "
+                f"names or instances. Got {specs!r} instead."
+            )
+        out: list[BaseCate] = []
+        for spec in specs:
+            if isinstance(spec, str):
+                if spec not in _REGISTRY:
+                    raise EstimatorInputError(
+                        f"Unknown candidate {spec!r} for AutoCate; choose from {list(_REGISTRY)}."
+                    )
+                est = _REGISTRY[spec]()
+            elif isinstance(spec, BaseCate) and not isinstance(spec, AutoCate):
+                est = type(spec)(**spec.get_params())
+            else:
+                raise EstimatorInputError(
+                    f"AutoCate candidates must be estimator names or instances from "
+                    f"'estimators'; got {spec!r}."
+                )
+            est._check_params()
+            if not ctx.data.discrete and not est._supports_continuous:
+                if self.candidates is not None:
+                    raise EstimatorInputError(
+                        f"Candidate {type(est).__name__} needs a discrete treatment, but T is "
+                        "continuous; use CausalForest or LinearDML."
+                    )
+                continue
+            if self.require_intervals and not est._supports_intervals:
+                continue
+            out.append(est)
+        if not out:
+            raise EstimatorInputError(
+                "No AutoCate candidate supports this treatment with the requested intervals; "
+                "add CausalForest, DRLearner or LinearDML to candidates."
+            )
+        return out
+
+    def _score_rows(self, ctx: Context, rng: np.random.Generator) -> np.ndarray:
+        n = ctx.data.n
+        if n <= self.max_score_samples:
+            return np.arange(n)
+        groups = ctx.data.groups
+        if groups is None:
+            return np.sort(rng.choice(n, size=self.max_score_samples, replace=False))
+        order = rng.permutation(int(groups.max()) + 1)
+        sizes = np.bincount(groups, minlength=order.size)[order]
+        keep = order[: int(np.searchsorted(np.cumsum(sizes), self.max_score_samples)) + 1]
+        return np.flatnonzero(np.isin(groups, keep))
+
+    def fit(
+        self,
+        Y: Any,
+        T: Any,
+        *,
+        X: Any = None,
+        W: Any = None,
+        sample_weight: Any = None,
+        groups: Any = None,
+    ) -> AutoCate:
+        """Fit the nuisances once, score every candidate, keep the best (or a blend).
+
+        Parameters are as in :meth:`CausalForest.fit`. Returns self.
+        """
+        self._check_params()
+        rng = resolve_rng(self.random_state, "AutoCate")
+        ctx = build_context(
+            "AutoCate",
+            Y,
+            T,
+            X,
+            W,
+            sample_weight,
+            groups,
+            cv=self.cv,
+            clip=self.clip,
+            max_onehot_levels=self.max_onehot_levels,
+            discrete_treatment=self.discrete_treatment,
+            control=self.control,
+            nuisance_params=self.nuisance_params,
+            n_jobs=self.n_jobs,
+            rng=rng,
+        )
+        cands = self._candidate_list(ctx)
+        names = [
+            type(c).__name__
+            if type(c).__name__ not in [type(o).__name__ for o in cands[:i]]
+            else f"{type(c).__name__}_{i}"
+            for i, c in enumerate(cands)
+        ]
+        if ctx.data.X is None:
+            self._members: list[tuple[BaseCate, Any, float]] = []
+            self.score_table_ = pd.DataFrame(
+                columns=[
+                    "estimator",
+                    "loss",
+                    "loss_se",
+                    "diff_vs_best",
+                    "diff_se",
+                    "tied",
+                    "weight",
+                ]
+            )
+            self.selected_ = "constant (fitted without X)"
+            self.weights_ = pd.Series(dtype=float)
+            self.best_estimator_ = None
+            self._set_fitted(ctx, None)
+            return self
+        rows = self._score_rows(ctx, rng)
+        folds = ctx.nuis.folds[rows]
+        d_y = ctx.data.y.shape[1]
+        preds = np.empty((len(cands), len(rows), d_y, ctx.k))
+        for c, est in enumerate(cands):
+            for k in np.unique(folds):
+                tr, te = rows[folds != k], folds == k
+                state = est._final_fit(ctx, tr)
+                preds[c, te] = est._final_predict_rows(state, ctx, rows[te])[0]
+        dr = None if ctx.dr is None else ctx.dr[rows]
+        losses = np.stack(
+            [causal_losses(p, dr=dr, y_res=ctx.y_res[rows], t_res=ctx.t_res[rows]) for p in preds]
+        )
+        sw = None if ctx.data.sample_weight is None else ctx.data.sample_weight[rows]
+        g = None if ctx.data.groups is None else ctx.data.groups[rows]
+        table = self._table(names, losses, sw, g)
+        weights = np.zeros(len(cands))
+        best = int(np.argmin(table.set_index("estimator").loc[names, "loss"].to_numpy()))
+        if self.strategy == "ensemble" and len(cands) > 1:
+            weights = self._blend(preds, ctx, rows, sw)
+        else:
+            weights[best] = 1.0
+        table["weight"] = table["estimator"].map(dict(zip(names, weights, strict=True)))
+        members = []
+        all_rows = np.arange(ctx.data.n)
+        for est, wgt in zip(cands, weights, strict=True):
+            if wgt > 0:
+                members.append((est, est._final_fit(ctx, all_rows), float(wgt)))
+        self._members = members
+        self.score_table_ = table
+        self.weights_ = pd.Series(weights, index=names, name="weight")
+        if len(members) == 1:
+            est, state, _ = members[0]
+            est._set_fitted(ctx, state)
+            self.best_estimator_ = est
+            self.selected_ = names[int(np.argmax(weights))]
+        else:
+            self.best_estimator_ = None
+            self.selected_ = "ensemble"
+        self._set_fitted(ctx, members)
+        return self
+
+    @staticmethod
+    def _table(
+        names: list[str], losses: np.ndarray, sw: np.ndarray | None, g: np.ndarray | None
+    ) -> pd.DataFrame:
+        res = [mean_effect_from_scores(lv, sample_weight=sw, groups=g) for lv in losses]
+        best = int(np.argmin([r.effect for r in res]))
+        z = float(stats.norm.ppf(1 - TIE_ALPHA / 2))
+        rows = []
+        for c, name in enumerate(names):
+            diff = mean_effect_from_scores(losses[c] - losses[best], sample_weight=sw, groups=g)
+            rows.append(
+                {
+                    "estimator": name,
+                    "loss": res[c].effect,
+                    "loss_se": res[c].se,
+                    "diff_vs_best": diff.effect,
+                    "diff_se": diff.se,
+                    "tied": bool(c == best or diff.effect <= z * diff.se),
+                }
+            )
+        return pd.DataFrame(rows).sort_values("loss", kind="stable").reset_index(drop=True)
+
+    @staticmethod
+    def _blend(
+        preds: np.ndarray, ctx: Context, rows: np.ndarray, sw: np.ndarray | None
+    ) -> np.ndarray:
+        c = preds.shape[0]
+        if ctx.dr is not None:
+            target = ctx.dr[rows]
+            scale = np.sqrt(np.maximum(target.var(axis=(0, 2)), 1e-300))  # per outcome
+            P = (preds / scale[None, None, :, None]).reshape(c, -1).T
+            tvec = (target / scale[None, :, None]).reshape(-1)
+            w = np.repeat(
+                np.ones(len(rows)) if sw is None else sw, target.shape[1] * target.shape[2]
+            )
+        else:
+            yr = ctx.y_res[rows]
+            scale = np.sqrt(np.maximum(yr.var(axis=0), 1e-300))
+            pr = np.einsum("ik,cijk->cij", ctx.t_res[rows], preds) / scale[None, None, :]
+            P = pr.reshape(c, -1).T
+            tvec = (yr / scale[None, :]).reshape(-1)
+            w = np.repeat(np.ones(len(rows)) if sw is None else sw, yr.shape[1])
+        return _simplex_weights(P, tvec, w)
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:  # pragma: no cover - unused
+        raise NotImplementedError
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        total = None
+        var = None
+        for est, st, wgt in state:
+            tau, v = est._final_predict(st, ctx, Xf)
+            total = wgt * tau if total is None else total + wgt * tau
+            var = v if len(state) == 1 else None
+        assert total is not None
+        return total, var
+
+    def effect_interval(
+        self, X: Any = None, *, alpha: float = 0.05, T1: Any = None
+    ) -> tuple[Any, Any]:
+        """Intervals of the selected candidate (see the class docstring for when it raises)."""
+        check_params("AutoCate", {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
+        ctx = self._fitted()
+        if ctx.data.X is not None:
+            if self.best_estimator_ is None:
+                raise NotImplementedError(
+                    "AutoCate blended several candidates (strategy='ensemble'); a blend has no "
+                    "valid interval. Use strategy='select' with require_intervals=True."
+                )
+            if not self.best_estimator_._supports_intervals:
+                raise NotImplementedError(
+                    f"AutoCate selected {self.selected_}, which has no valid CATE intervals. "
+                    "Refit with require_intervals=True to choose among CausalForest, DRLearner "
+                    "and LinearDML; ate_interval() is valid either way."
+                )
+        return super().effect_interval(X, alpha=alpha, T1=T1)

@@ -1,0 +1,681 @@
+"""The estimator family: CausalForest, LinearDML, DRLearner, XLearner, TLearner, SLearner.
+
+Every estimator shares the same first stage (cross-fitted LightGBM nuisances, see
+``_nuisance.py``) and differs only in its final stage:
+
+============  ===========================================================  ==============
+estimator     final stage                                                   CATE intervals
+============  ===========================================================  ==============
+CausalForest  econml ``grf.CausalForest`` (the final model of econml's      honest forest
+              ``CausalForestDML``) on the residuals ``(y~, t~)``            (not cluster-robust)
+LinearDML     WLS of ``y~`` on ``t~ x [1, X]`` (econml ``LinearDML``)       HC1 / cluster CR1
+DRLearner     econml ``grf.RegressionForest`` (``final="forest"``) or WLS   honest forest /
+              (``final="linear"``) on the AIPW pseudo-outcomes              HC1 / CR1
+XLearner      LightGBM on imputed effects, blended by the propensity       none (raises)
+TLearner      difference of the per-arm LightGBM outcome models            none (raises)
+SLearner      one LightGBM with T as a feature                             none (raises)
+============  ===========================================================  ==============
+
+``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from estimators._base import BaseCate, Context
+from estimators._linear import wls_robust
+from estimators._nuisance import SINGLE_THREAD_ROWS, fit_regressor, lgbm_params, predict_mean
+from estimators._params import Integer, Options, Real
+
+__all__ = ["CausalForest", "DRLearner", "LinearDML", "SLearner", "TLearner", "XLearner"]
+
+#: Rows per tree above which the forests subsample (``max_samples="auto"``): keeps a forest on
+#: 1M rows at about 40 s on 2 cores. Honest forests with intervals need a fraction <= 0.5.
+FOREST_ROWS_PER_TREE = 25_000
+
+_FOREST_CONSTRAINTS: dict[str, Any] = {
+    "n_estimators": Integer(4),
+    "min_samples_leaf": Integer(1),
+    "max_depth": Integer(1, allow_none=True),
+    "max_samples": (Real(0.0, 0.5, closed="right"), Options(("auto",))),
+}
+
+
+def _forest_kwargs(est: Any, n_rows: int, seed: int, n_jobs: int) -> dict[str, Any]:
+    frac = est.max_samples
+    if frac == "auto":
+        frac = min(0.45, FOREST_ROWS_PER_TREE / max(n_rows, 1))
+    n_trees = int(np.ceil(est.n_estimators / 4) * 4)  # a multiple of econml's subforest_size
+    return {
+        "n_estimators": n_trees,
+        "min_samples_leaf": est.min_samples_leaf,
+        "max_depth": est.max_depth,
+        "max_samples": float(frac),
+        "honest": True,
+        "inference": True,
+        "n_jobs": 1 if n_rows < SINGLE_THREAD_ROWS else n_jobs,
+        "random_state": seed,
+    }
+
+
+def _weights(ctx: Context, rows: np.ndarray) -> np.ndarray | None:
+    sw = ctx.data.sample_weight
+    return None if sw is None else sw[rows]
+
+
+def _design(phi: np.ndarray, t_res: np.ndarray) -> np.ndarray:
+    """``[t~_1 * phi, ..., t~_k * phi]`` of shape (m, k * q)."""
+    return np.hstack([t_res[:, [a]] * phi for a in range(t_res.shape[1])])
+
+
+def _with_intercept(x: np.ndarray) -> np.ndarray:
+    return np.hstack([np.ones((x.shape[0], 1)), x])
+
+
+def _linear_predict(
+    coefs: list[tuple[np.ndarray, np.ndarray]], phi: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    m, q = phi.shape
+    tau = np.empty((m, len(coefs), k))
+    var = np.empty_like(tau)
+    for j, (coef, cov) in enumerate(coefs):
+        for a in range(k):
+            sl = slice(a * q, (a + 1) * q)
+            tau[:, j, a] = phi @ coef[sl]
+            var[:, j, a] = np.einsum("ij,jk,ik->i", phi, cov[sl, sl], phi)
+    return tau, var
+
+
+class _Common(BaseCate):
+    """Stores the arguments every estimator shares (see the subclasses' docstrings)."""
+
+    def _store_common(
+        self,
+        cv: int | None,
+        clip: float,
+        max_onehot_levels: int,
+        discrete_treatment: bool | None,
+        control: Any,
+        nuisance_params: dict[str, Any] | None,
+        random_state: Any,
+        n_jobs: int | None,
+    ) -> None:
+        self.cv = cv
+        self.clip = clip
+        self.max_onehot_levels = max_onehot_levels
+        self.discrete_treatment = discrete_treatment
+        self.control = control
+        self.nuisance_params = nuisance_params
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+
+_COMMON_DOC = """
+    cv : int or None, default None
+        Cross-fitting folds (None: 5 up to 10k rows, 3 up to 200k, else 2). With ``groups``
+        the folds keep clusters whole.
+    clip : float, default 0.01
+        Propensities are clipped to ``[clip, 1 - clip]`` in the doubly-robust scores.
+    max_onehot_levels : int, default 10
+        Categorical modifiers with at most this many levels are one-hot encoded for numeric
+        final stages; more levels become one code ordered by the level's mean effect signal.
+        LightGBM nuisance models always use the categories natively.
+    discrete_treatment : bool or None, default None
+        None: T is discrete if non-numeric, binary, or integer-valued with at most 10 levels.
+    control : optional
+        The control level of a discrete T (default 0, False, 'control' or the first level).
+    nuisance_params : dict, optional
+        LightGBM parameters that override the defaults of the nuisance models.
+    random_state : int, numpy Generator or None
+    n_jobs : int or None, default -1
+        Threads for LightGBM and the forests (-1 or None: all cores)."""
+
+
+class CausalForest(_Common):
+    __doc__ = f"""Causal forest (generalized random forest) on cross-fitted residuals.
+
+    The final stage is econml's ``grf.CausalForest`` — the same honest forest with
+    bootstrap-of-little-bags variance that econml's ``CausalForestDML`` uses — fitted on the
+    residuals ``y - E[y|X,W]`` and ``t - E[t|X,W]`` from our LightGBM nuisances. Binary,
+    multi-valued (one residual column per arm) and continuous treatments (marginal effect;
+    the forest is locally linear in T, so a curved dose-response is linearised).
+
+    CATE intervals are pointwise and **not** cluster-robust: the forest subsamples units, not
+    clusters (``groups`` only keeps clusters whole in cross-fitting). ATE intervals are.
+
+    Parameters
+    ----------
+    n_estimators : int, default 100
+        Trees (rounded up to a multiple of 4). More trees give steadier intervals.
+    min_samples_leaf : int, default 5
+    max_depth : int or None, default None
+    max_samples : float in (0, 0.5] or "auto", default "auto"
+        Fraction of rows per tree; "auto" = min(0.45, 25000 / n).{_COMMON_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import CausalForest
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=600)
+    >>> est = CausalForest(n_estimators=40, random_state=0).fit(Y, T, X=X)
+    >>> est.effect(X[:3]).shape
+    (3,)
+    """
+
+    _constraints: ClassVar[dict[str, Any]] = _FOREST_CONSTRAINTS
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        min_samples_leaf: int = 5,
+        max_depth: int | None = None,
+        max_samples: float | str = "auto",
+        cv: int | None = None,
+        clip: float = 0.01,
+        max_onehot_levels: int = 10,
+        discrete_treatment: bool | None = None,
+        control: Any = None,
+        nuisance_params: dict[str, Any] | None = None,
+        random_state: Any = None,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.max_depth = max_depth
+        self.max_samples = max_samples
+        self._store_common(
+            cv,
+            clip,
+            max_onehot_levels,
+            discrete_treatment,
+            control,
+            nuisance_params,
+            random_state,
+            n_jobs,
+        )
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
+        from econml.grf import CausalForest as GRF
+
+        forests = []
+        for j in range(ctx.y_res.shape[1]):
+            kw = _forest_kwargs(self, len(rows), ctx.seed + j, ctx.n_jobs)
+            forests.append(
+                GRF(**kw).fit(
+                    ctx.x_num[rows],
+                    ctx.t_res[rows],
+                    ctx.y_res[rows, j],
+                    sample_weight=_weights(ctx, rows),
+                )
+            )
+        return forests
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        x = ctx.enc_num.transform(Xf, len(Xf))
+        tau = np.empty((len(Xf), len(state), ctx.k))
+        var = np.empty_like(tau)
+        for j, forest in enumerate(state):
+            point, v = forest.predict_and_var(x)
+            tau[:, j, :] = point
+            var[:, j, :] = np.diagonal(v, axis1=1, axis2=2)
+        return tau, var
+
+
+class LinearDML(_Common):
+    __doc__ = f"""Double machine learning with a linear final stage: interpretable coefficients.
+
+    ``theta(x) = b0 + b' x``: the WLS fit of the outcome residual on the treatment residual
+    times ``[1, x]`` (Chernozhukov et al. 2018; econml ``LinearDML``), with HC1 or, given
+    ``groups``, cluster-robust (CR1) covariance. Categorical modifiers enter as one-hot columns
+    with the first level as reference (``max_onehot_levels``). :meth:`coef_table` lists every
+    coefficient with its interval. Continuous T: the marginal effect (linear in T).
+
+    Parameters
+    ----------{_COMMON_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import LinearDML
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=600)
+    >>> est = LinearDML(random_state=0).fit(Y, T, X=X)
+    >>> list(est.coef_table()["feature"])
+    ['intercept', 'x0', 'x1']
+    """
+
+    def __init__(
+        self,
+        *,
+        cv: int | None = None,
+        clip: float = 0.01,
+        max_onehot_levels: int = 10,
+        discrete_treatment: bool | None = None,
+        control: Any = None,
+        nuisance_params: dict[str, Any] | None = None,
+        random_state: Any = None,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self._store_common(
+            cv,
+            clip,
+            max_onehot_levels,
+            discrete_treatment,
+            control,
+            nuisance_params,
+            random_state,
+            n_jobs,
+        )
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
+        phi = _with_intercept(ctx.x_lin[rows])
+        D = _design(phi, ctx.t_res[rows])
+        g = None if ctx.data.groups is None else ctx.data.groups[rows]
+        return [
+            wls_robust(D, ctx.y_res[rows, j], sample_weight=_weights(ctx, rows), groups=g)
+            for j in range(ctx.y_res.shape[1])
+        ]
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        return _linear_predict(state, _with_intercept(ctx.enc_lin.transform(Xf, len(Xf))), ctx.k)
+
+    def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Effect coefficients per modifier with standard errors, intervals and p-values.
+
+        Returns
+        -------
+        DataFrame with columns outcome, treatment, feature, coef, se, coef_ci_lower,
+        coef_ci_upper, pvalue (one row per outcome x arm x [intercept + modifiers]).
+        """
+        from scipy import stats
+
+        from estimators._params import check_params
+
+        check_params("LinearDML", {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
+        ctx = self._fitted()
+        d = ctx.data
+        if self._state is None:
+            raise NotImplementedError(
+                "LinearDML was fitted without X: there are no modifier coefficients; use "
+                "ate_inference() for the constant effect."
+            )
+        features = ["intercept", *ctx.enc_lin.names]
+        q = len(features)
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        rows = []
+        for j, (coef, cov) in enumerate(self._state):
+            se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+            for a in range(ctx.k):
+                arm = f"{d.levels[a + 1]} vs {d.levels[0]}" if d.discrete else "T"
+                for i, f in enumerate(features):
+                    c, s = coef[a * q + i], se[a * q + i]
+                    rows.append(
+                        {
+                            "outcome": d.outcome_names[j],
+                            "treatment": arm,
+                            "feature": f,
+                            "coef": c,
+                            "se": s,
+                            "coef_ci_lower": c - z * s,
+                            "coef_ci_upper": c + z * s,
+                            "pvalue": float(2 * stats.norm.sf(abs(c) / s)) if s > 0 else np.nan,
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+
+class DRLearner(_Common):
+    __doc__ = f"""Doubly-robust learner: regress the AIPW pseudo-outcome on the modifiers.
+
+    Pseudo-outcome (Kennedy 2023): ``mu_a - mu_0 + 1[T=a](y - mu_a)/e_a - 1[T=0](y - mu_0)/e_0``
+    from the cross-fitted nuisances (clipped propensities). ``final="forest"``: econml's honest
+    ``grf.RegressionForest`` with bootstrap-of-little-bags intervals (econml's
+    ``ForestDRLearner``); ``final="linear"``: WLS on ``[1, X]`` with HC1 / cluster-robust
+    intervals (econml's ``LinearDRLearner``). Discrete treatments only.
+
+    Parameters
+    ----------
+    final : {{"forest", "linear"}}, default "forest"
+    n_estimators, min_samples_leaf, max_depth, max_samples :
+        Forest settings as in :class:`CausalForest` (``min_samples_leaf`` default 10: the
+        pseudo-outcomes are noisy).{_COMMON_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import DRLearner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=600)
+    >>> lo, hi = DRLearner(n_estimators=40, random_state=0).fit(Y, T, X=X).effect_interval(X[:2])
+    >>> bool((lo < hi).all())
+    True
+    """
+
+    _constraints: ClassVar[dict[str, Any]] = {
+        **_FOREST_CONSTRAINTS,
+        "final": Options(("forest", "linear")),
+    }
+    _supports_continuous: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        final: str = "forest",
+        n_estimators: int = 100,
+        min_samples_leaf: int = 10,
+        max_depth: int | None = None,
+        max_samples: float | str = "auto",
+        cv: int | None = None,
+        clip: float = 0.01,
+        max_onehot_levels: int = 10,
+        discrete_treatment: bool | None = None,
+        control: Any = None,
+        nuisance_params: dict[str, Any] | None = None,
+        random_state: Any = None,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self.final = final
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.max_depth = max_depth
+        self.max_samples = max_samples
+        self._store_common(
+            cv,
+            clip,
+            max_onehot_levels,
+            discrete_treatment,
+            control,
+            nuisance_params,
+            random_state,
+            n_jobs,
+        )
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
+        assert ctx.dr is not None
+        if self.final == "linear":
+            phi = _with_intercept(ctx.x_lin[rows])
+            g = None if ctx.data.groups is None else ctx.data.groups[rows]
+            out = []
+            for j in range(ctx.dr.shape[1]):
+                per_arm = [
+                    wls_robust(phi, ctx.dr[rows, j, a], sample_weight=_weights(ctx, rows), groups=g)
+                    for a in range(ctx.k)
+                ]
+                coef = np.concatenate([c for c, _ in per_arm])
+                q = phi.shape[1]
+                cov = np.zeros((q * ctx.k, q * ctx.k))
+                for a, (_, c) in enumerate(per_arm):
+                    cov[a * q : (a + 1) * q, a * q : (a + 1) * q] = c
+                out.append((coef, cov))
+            return ("linear", out)
+        from econml.grf import RegressionForest
+
+        forests = []
+        for j in range(ctx.dr.shape[1]):
+            kw = _forest_kwargs(self, len(rows), ctx.seed + 17 + j, ctx.n_jobs)
+            forests.append(
+                RegressionForest(**kw).fit(
+                    ctx.x_num[rows], ctx.dr[rows, j, :], sample_weight=_weights(ctx, rows)
+                )
+            )
+        return ("forest", forests)
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        kind, fitted = state
+        if kind == "linear":
+            return _linear_predict(
+                fitted, _with_intercept(ctx.enc_lin.transform(Xf, len(Xf))), ctx.k
+            )
+        x = ctx.enc_num.transform(Xf, len(Xf))
+        tau = np.empty((len(Xf), len(fitted), ctx.k))
+        var = np.empty_like(tau)
+        for j, forest in enumerate(fitted):
+            point, v = forest.predict_and_var(x)
+            tau[:, j, :] = point
+            var[:, j, :] = np.diagonal(v, axis1=1, axis2=2)
+        return tau, var
+
+
+class _MetaLearner(_Common):
+    """Discrete-treatment meta-learners with LightGBM base models; no CATE intervals."""
+
+    _supports_continuous: ClassVar[bool] = False
+    _supports_intervals: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        cv: int | None = None,
+        clip: float = 0.01,
+        max_onehot_levels: int = 10,
+        discrete_treatment: bool | None = None,
+        control: Any = None,
+        nuisance_params: dict[str, Any] | None = None,
+        random_state: Any = None,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self._store_common(
+            cv,
+            clip,
+            max_onehot_levels,
+            discrete_treatment,
+            control,
+            nuisance_params,
+            random_state,
+            n_jobs,
+        )
+
+    def _params(self, ctx: Context, n_fit: int, salt: int) -> dict[str, Any]:
+        return lgbm_params(
+            n_fit, n_jobs=ctx.n_jobs, seed=ctx.seed + salt, overrides=self.nuisance_params
+        )
+
+    def _project(self, ctx: Context, rows: np.ndarray, target: np.ndarray, salt: int) -> Any:
+        """LightGBM of a per-row contrast on X alone (used when W is given)."""
+        assert ctx.data.X is not None
+        Xr = ctx.data.X.iloc[rows]
+        return fit_regressor(Xr, target, _weights(ctx, rows), self._params(ctx, len(rows), salt))
+
+
+_META_DOC = f"""
+    Parameters
+    ----------{_COMMON_DOC}"""
+
+
+class TLearner(_MetaLearner):
+    __doc__ = f"""T-learner: the difference of per-arm outcome models, ``mu_a(x) - mu_0(x)``.
+
+    The per-arm LightGBM models are the nuisance models themselves (no extra fit); new rows are
+    predicted by the average of the cross-fitting fold models. With confounders ``W`` the
+    contrast (a function of X and W) is projected on X with one more LightGBM fit.
+    ``effect_interval`` raises: bootstrap intervals of meta-learners are not valid; use
+    ``ate_interval`` (doubly robust) or an estimator with intervals.
+    {_META_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import TLearner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=600)
+    >>> TLearner(random_state=0).fit(Y, T, X=X).effect(X[:4]).shape
+    (4,)
+    """
+
+    def _contrast_oof(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        assert ctx.nuis.mu is not None
+        mu = ctx.nuis.mu[rows]
+        return mu[:, :, 1:] - mu[:, :, :1]
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
+        if ctx.data.W is None:
+            return None
+        c = self._contrast_oof(ctx, rows)
+        return [
+            [self._project(ctx, rows, c[:, j, a], 31 + a) for a in range(ctx.k)]
+            for j in range(c.shape[1])
+        ]
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        d_y = ctx.data.y.shape[1]
+        tau = np.empty((len(Xf), d_y, ctx.k))
+        if state is not None:
+            for j in range(d_y):
+                for a in range(ctx.k):
+                    tau[:, j, a] = state[j][a].predict(Xf)
+            return tau, None
+        models = ctx.nuis.mu_models
+        assert models is not None
+        for j in range(d_y):
+            base = predict_mean(models[j][0], Xf)
+            for a in range(ctx.k):
+                tau[:, j, a] = predict_mean(models[j][a + 1], Xf) - base
+        return tau, None
+
+    def _final_predict_rows(
+        self, state: Any, ctx: Context, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        if state is None:  # out-of-fold contrasts: the fold models never saw these rows
+            return self._contrast_oof(ctx, rows), None
+        return super()._final_predict_rows(state, ctx, rows)
+
+
+class SLearner(_MetaLearner):
+    __doc__ = f"""S-learner: one LightGBM outcome model with T as a (categorical) feature.
+
+    ``tau_a(x) = f(x, a) - f(x, control)``. Tree models may shrink small effects toward zero
+    (regularisation bias); prefer it when effects are large relative to noise. With ``W`` the
+    contrast is projected on X. ``effect_interval`` raises (see :class:`TLearner`).
+    {_META_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import SLearner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=600)
+    >>> SLearner(random_state=0).fit(Y, T, X=X).effect(X[:4]).shape
+    (4,)
+    """
+
+    _TCOL = "__treatment__"
+
+    def _with_t(self, Z: pd.DataFrame, code: int | np.ndarray, n_levels: int) -> pd.DataFrame:
+        out = Z.reset_index(drop=True).copy()
+        codes = np.broadcast_to(np.asarray(code), (len(out),))
+        out[self._TCOL] = pd.Categorical(codes, categories=list(range(n_levels)))
+        return out
+
+    def _contrasts(self, models: list[Any], Z: pd.DataFrame, ctx: Context) -> np.ndarray:
+        n_levels = ctx.k + 1
+        out = np.empty((len(Z), len(models), ctx.k))
+        for j, m in enumerate(models):
+            base = m.predict(self._with_t(Z, 0, n_levels))
+            for a in range(ctx.k):
+                out[:, j, a] = m.predict(self._with_t(Z, a + 1, n_levels)) - base
+        return out
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
+        d = ctx.data
+        Zr = self._with_t(d.Z.iloc[rows], d.t_codes[rows], ctx.k + 1)
+        models = [
+            fit_regressor(Zr, d.y[rows, j], _weights(ctx, rows), self._params(ctx, len(rows), 41))
+            for j in range(d.y.shape[1])
+        ]
+        if d.W is None:
+            return (models, None)
+        c = self._contrasts(models, d.Z.iloc[rows], ctx)
+        proj = [
+            [self._project(ctx, rows, c[:, j, a], 43 + a) for a in range(ctx.k)]
+            for j in range(c.shape[1])
+        ]
+        return (models, proj)
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        models, proj = state
+        if proj is None:
+            return self._contrasts(models, Xf, ctx), None
+        tau = np.empty((len(Xf), len(proj), ctx.k))
+        for j, per_arm in enumerate(proj):
+            for a, m in enumerate(per_arm):
+                tau[:, j, a] = m.predict(Xf)
+        return tau, None
+
+
+class XLearner(_MetaLearner):
+    __doc__ = f"""X-learner (Künzel et al. 2019) on the shared out-of-fold outcome models.
+
+    For arm ``a``: imputed effects ``y - mu_0(z)`` on arm units and ``mu_a(z) - y`` on control
+    units, each regressed on X with LightGBM (``tau_1``, ``tau_0``), blended as
+    ``g(x) tau_0(x) + (1 - g(x)) tau_1(x)`` with ``g = e_a / (e_a + e_0)`` from the propensity
+    fold models (without ``W``) or the arm's share (with ``W``). ``effect_interval`` raises
+    (see :class:`TLearner`).
+    {_META_DOC}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estimators import XLearner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=600)
+    >>> XLearner(random_state=0).fit(Y, T, X=X).effect(X[:4]).shape
+    (4,)
+    """
+
+    def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
+        d = ctx.data
+        assert d.X is not None and ctx.nuis.mu is not None
+        codes = d.t_codes[rows]
+        mu = ctx.nuis.mu[rows]
+        y = d.y[rows]
+        fitted = []
+        for j in range(d.y.shape[1]):
+            per_arm = []
+            for a in range(1, ctx.k + 1):
+                on, off = rows[codes == a], rows[codes == 0]
+                d1 = (y[:, j] - mu[:, j, 0])[codes == a]
+                d0 = (mu[:, j, a] - y[:, j])[codes == 0]
+                t1 = self._project(ctx, on, d1, 51 + a)
+                t0 = self._project(ctx, off, d0, 53 + a)
+                share = float(len(on) / (len(on) + len(off)))
+                per_arm.append((t1, t0, share))
+            fitted.append(per_arm)
+        return fitted
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        tau = np.empty((len(Xf), len(state), ctx.k))
+        probs = None
+        if ctx.data.W is None and ctx.nuis.e_models:
+            probs = np.mean([m.predict_proba(Xf) for m in ctx.nuis.e_models], axis=0)
+        for j, per_arm in enumerate(state):
+            for a, (t1, t0, share) in enumerate(per_arm):
+                if probs is not None:
+                    g = probs[:, a + 1] / np.maximum(probs[:, a + 1] + probs[:, 0], 1e-12)
+                else:
+                    g = np.full(len(Xf), share)
+                tau[:, j, a] = g * t0.predict(Xf) + (1 - g) * t1.predict(Xf)
+        return tau, None
