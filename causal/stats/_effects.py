@@ -70,7 +70,7 @@ def _select(m: Moments, cols: Sequence[str], arm: str) -> Moments:
             f"Column(s) {missing} are not in the {arm} arm's moments (it has {list(m.names)}); "
             "aggregate them in the engine or fix the metric spec."
         )
-    sub = m.select(list(cols))
+    sub = m if m.names == tuple(cols) else m.select(list(cols))
     bad = ~np.isfinite(sub.mean) | ~np.isfinite(sub.comoment).all(axis=0)
     if sub.n > 0 and bad.any():
         names = [c for c, b in zip(cols, bad, strict=True) if b]
@@ -128,17 +128,22 @@ def _theta(
     theta = np.zeros(p)
     if not keep.any():
         return theta, keep
-    ak = a[np.ix_(keep, keep)]
-    bk = b[keep]
+    ak, bk = (a, b) if keep.all() else (a[np.ix_(keep, keep)], b[keep])
     d = 1 / np.sqrt(np.diag(ak))
     corr = ak * np.outer(d, d)
-    eig = np.linalg.eigvalsh(corr)
-    if eig[0] < _COLLINEAR_TOL:
+    if corr.shape[0] == 1:
+        theta[keep] = bk / ak[0, 0]
+        return theta, keep
+    # pseudo-inverse of the correlation matrix from one eigen-decomposition
+    eig, vec = np.linalg.eigh(corr)
+    good = eig > _COLLINEAR_TOL * eig[-1]
+    if not good.all():
         notes.append(
             "CUPED covariates are collinear; used the minimum-norm slope (same adjustment as "
             "dropping the redundant covariates)"
         )
-    theta[keep] = d * (np.linalg.pinv(corr, rcond=_COLLINEAR_TOL, hermitian=True) @ (d * bk))
+    inv = (vec[:, good] / eig[good]) @ vec[:, good].T
+    theta[keep] = d * (inv @ (d * bk))
     return theta, keep
 
 
