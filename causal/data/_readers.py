@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import duckdb
 import pandas as pd
@@ -26,8 +26,8 @@ from causal._errors import ConfigError, MissingColumnError
 __all__ = ["Source", "TableHandle", "missing_column_error", "open_table", "quote_ident",
            "read_table"]  # fmt: skip
 
-Source = pd.DataFrame | str | os.PathLike[str]
-Engine = Literal["duckdb", "pandas"]
+Source: TypeAlias = pd.DataFrame | str | os.PathLike[str]
+Engine: TypeAlias = Literal["duckdb", "pandas"]
 
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv", ".csv.gz", ".tsv")
@@ -335,7 +335,7 @@ def read_table(
                 f"engine='pandas' reads a DataFrame or a .parquet/.csv path, not {source!r}; "
                 "use engine='duckdb' (with its connection) for a table name."
             )
-        path = os.fspath(source)  # type: ignore[arg-type]
+        path = os.fspath(source)
         if glob.has_magic(path):
             raise ConfigError("engine='pandas' does not expand glob patterns; use 'duckdb'.")
         kind = _check_path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import TypeAlias
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from causal._errors import ConfigError
 
 __all__ = ["Seed", "check_fraction", "check_positive_int", "resolve_rng"]
 
-Seed = int | np.random.Generator | None
+Seed: TypeAlias = int | np.random.Generator | None
 
 
 def resolve_rng(seed: Seed, param: str = "seed") -> np.random.Generator:

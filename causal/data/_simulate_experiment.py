@@ -454,8 +454,8 @@ def simulate_experiment(
     cols["variant"] = np.asarray(vs, dtype=object)[arm]
     for c in SEGMENT_COLUMNS:
         cols[c] = seg_values[c][cells[c][cell]]
-    for name, v in pre.items():
-        cols[f"{name}_pre"] = v
+    for name, values in pre.items():
+        cols[f"{name}_pre"] = values
     cols.update(post)
     if not keep.all():
         cols = {name: v[keep] for name, v in cols.items()}

@@ -668,8 +668,10 @@ def validate_experiment(
     named += [(c, "segment") for c in design.segments]
     if design.cluster:
         named.append((design.cluster, "cluster"))
-    seen: set[str] = set()
-    _require(df, [(c, r) for c, r in named if not (c in seen or seen.add(c))])
+    first_role: dict[str, str] = {}
+    for c, r in named:
+        first_role.setdefault(c, r)
+    _require(df, list(first_role.items()))
 
     notes: list[str] = []
     for m in design.all_metrics():
