@@ -31,7 +31,10 @@ _LAZY: dict[str, str] = {
     "simulate_content": "causal.data",
     "simulate_experiment": "causal.data",
     "validate": "causal.data",
+    "validate_experiment": "causal.data",
     "read_table": "causal.data",
+    "experiment_truth": "causal.data",
+    "true_ate": "causal.data",
     "readout": "causal.experiments",
     "Readout": "causal.experiments",
 }
