@@ -4,6 +4,7 @@ Experiment statistics are pure functions of per-arm :class:`Moments` (the aggreg
 
 - :func:`mean_effect`, :func:`ratio_effect` → :class:`EffectResult` (absolute and relative
   effect with intervals, Welch t / z, CUPED, delta method, cluster-robust ratios);
+  :func:`effects_vs_control` for multi-arm (each arm vs control);
 - :func:`srm_test` → :class:`SRMResult`; :func:`adjust_pvalues` (Holm, BH);
 - :func:`noninferiority` → :class:`GuardrailResult`; :func:`decide` → :class:`Decision`;
 - :func:`mde`, :func:`sample_size` → :class:`PowerResult` (from pre-period Moments);
@@ -12,7 +13,7 @@ Experiment statistics are pure functions of per-arm :class:`Moments` (the aggreg
 """
 
 from causal.stats._decision import decide, noninferiority
-from causal.stats._effects import mean_effect, ratio_effect
+from causal.stats._effects import effects_vs_control, mean_effect, ratio_effect
 from causal.stats._moments import Moments, merge_moments
 from causal.stats._multitest import adjust_pvalues
 from causal.stats._power import cuped_variance_reduction, mde, sample_size
@@ -47,6 +48,7 @@ __all__ = [
     "confidence_sequence",
     "cuped_variance_reduction",
     "decide",
+    "effects_vs_control",
     "group_sequential_design",
     "group_sequential_test",
     "mde",

@@ -22,7 +22,7 @@ covariance term whose omission makes relative CUPED intervals undercover, Growth
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -33,11 +33,12 @@ from causal._errors import (
     InsufficientDataError,
     MissingColumnError,
     MissingValuesError,
+    UnknownVariantError,
 )
 from causal.stats._moments import Moments, merge_moments
 from causal.stats._results import EffectResult
 
-__all__ = ["mean_effect", "ratio_effect"]
+__all__ = ["effects_vs_control", "mean_effect", "ratio_effect"]
 
 Test = Literal["welch", "z"]
 
@@ -483,3 +484,73 @@ def ratio_effect(
         clustered=clustered,
         notes=notes,
     )
+
+
+def effects_vs_control(
+    arms: Mapping[str, Moments],
+    *,
+    control: str,
+    column: str | None = None,
+    numerator: str | None = None,
+    denominator: str | None = None,
+    **kwargs: object,
+) -> dict[str, EffectResult]:
+    """Multi-arm: every treatment arm against the control, one :class:`EffectResult` each.
+
+    A mean/proportion metric with ``column`` (:func:`mean_effect`) or a ratio metric with
+    ``numerator`` and ``denominator`` (:func:`ratio_effect`); other keyword arguments pass
+    through. Each comparison is a two-arm analysis (CUPED slope pooled over the two arms
+    compared), so adding an arm never changes another arm's result. Correct the p-values across
+    arms × metrics with :func:`adjust_pvalues`.
+
+    Parameters
+    ----------
+    arms : mapping of variant label to Moments
+        Per-arm aggregates, in report order.
+    control : str
+        The control label.
+
+    Returns
+    -------
+    dict of str to EffectResult
+        Keyed by treatment label, in the order of ``arms``.
+
+    Raises
+    ------
+    UnknownVariantError
+        ``control`` is not among the arms.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from causal.stats import Moments, effects_vs_control
+    >>> arms = {k: Moments.from_array(np.arange(4.0) + s, ("y",))
+    ...         for k, s in (("control", 0), ("a", 1), ("b", 2))}
+    >>> {k: r.effect for k, r in effects_vs_control(arms, control="control", column="y").items()}
+    {'a': 1.0, 'b': 2.0}
+    """
+    if control not in arms:
+        raise UnknownVariantError(
+            f"The control label {control!r} is not among the variants {list(arms)}; check the "
+            "'control' setting."
+        )
+    if len(arms) < 2:
+        raise InsufficientDataError(
+            f"Only the control arm {control!r} is present; nothing to compare."
+        )
+    if column is not None and numerator is None and denominator is None:
+
+        def one(c: Moments, t: Moments) -> EffectResult:
+            return mean_effect(c, t, column=column, **kwargs)  # type: ignore[arg-type]
+
+    elif column is None and numerator is not None and denominator is not None:
+
+        def one(c: Moments, t: Moments) -> EffectResult:
+            return ratio_effect(c, t, numerator=numerator, denominator=denominator, **kwargs)  # type: ignore[arg-type]
+
+    else:
+        raise ConfigError(
+            "Give either 'column' (a mean or proportion) or both 'numerator' and 'denominator' "
+            "(a ratio metric)."
+        )
+    return {label: one(arms[control], m) for label, m in arms.items() if label != control}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "ConfidenceSequence",
@@ -47,6 +48,14 @@ class _DictMixin:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict of every field (NaN kept as ``float('nan')``)."""
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row of scalar fields; for per-look results one row per look (array fields)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+        if arrays:
+            return pd.DataFrame(arrays)
+        return pd.DataFrame([self.to_dict()])
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ same way as plain means.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -152,7 +151,7 @@ def _boundary(mass: np.ndarray, grid: np.ndarray, tk: float, sd: float, target: 
 
 
 def group_sequential_design(
-    information_fractions: Sequence[float],
+    information_fractions: ArrayLike,
     *,
     alpha: float = 0.05,
     spending: Spending = "obf",
@@ -168,7 +167,7 @@ def group_sequential_design(
 
     Parameters
     ----------
-    information_fractions : sequence of float
+    information_fractions : array_like of float
         Increasing values in (0, 1]; the last one is 1 at the final analysis.
     alpha : float
         Two-sided type-I error spent by ``t = 1``.

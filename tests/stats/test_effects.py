@@ -16,8 +16,9 @@ from causal import (
     InsufficientDataError,
     MissingColumnError,
     MissingValuesError,
+    UnknownVariantError,
 )
-from causal.stats import EffectResult, Moments, mean_effect, ratio_effect
+from causal.stats import EffectResult, Moments, effects_vs_control, mean_effect, ratio_effect
 
 # Both sides compute the same closed form in float64 from the same rows (only summation order
 # differs), so they agree to rounding.
@@ -371,3 +372,29 @@ def test_inputs_not_modified_and_result_frozen():
         "n_control",
         "n_treatment",
     }
+
+
+def test_multi_arm_each_vs_control_equals_pairwise():
+    rng = np.random.default_rng(13)
+    arms = {
+        label: _moments(np.c_[rng.normal(mu, 1, 300), rng.poisson(4, 300) + 1], ("y", "x"))
+        for label, mu in (("control", 1.0), ("a", 1.1), ("b", 0.9))
+    }
+    got = effects_vs_control(arms, control="control", column="y", covariates=["x"], alpha=0.1)
+    assert list(got) == ["a", "b"]
+    for label in ("a", "b"):
+        ref = mean_effect(arms["control"], arms[label], column="y", covariates=["x"], alpha=0.1)
+        assert got[label] == ref
+    ratios = effects_vs_control(arms, control="control", numerator="y", denominator="x")
+    assert ratios["b"] == ratio_effect(arms["control"], arms["b"], numerator="y", denominator="x")
+    with pytest.raises(UnknownVariantError, match="'ctrl'"):
+        effects_vs_control(arms, control="ctrl", column="y")
+    with pytest.raises(ConfigError, match="either 'column'"):
+        effects_vs_control(arms, control="control", column="y", numerator="y")
+
+
+def test_to_pandas_one_row_with_stable_names():
+    m = _moments(np.random.default_rng(0).normal(size=(10, 1)), ("y",))
+    frame = mean_effect(m, m, column="y").to_pandas()
+    assert frame.shape[0] == 1
+    assert list(frame.columns[:3]) == ["control_mean", "treatment_mean", "effect"]
