@@ -102,13 +102,15 @@ def test_sequential_bad_input():
         group_sequential_test([0.1, 0.2], [0.1])
 
 
-def _daily_aa(reps, days, n_per_day, seed):
-    """Cumulative A/A effects per day from daily aggregates merged exactly (exponential data)."""
+def _daily_aa(reps, days, n_per_day, seed, shift=0.0):
+    """Cumulative effects per day from daily aggregates merged exactly (exponential data);
+    ``shift`` is the true effect (0 for A/A)."""
     rng = np.random.default_rng(seed)
     effect = np.empty((reps, days))
     se = np.empty((reps, days))
     for r in range(reps):
         data = rng.exponential(1.0, size=(days, 2, n_per_day))
+        data[:, 1] += shift
         cum = [None, None]
         for d in range(days):
             for arm in range(2):
@@ -145,6 +147,18 @@ def test_peeking_contrast_fixed_vs_sequential():
     assert cs <= 0.05 + _band(0.05, reps)
     # Lan-DeMets OBF over the 20 planned looks spends exactly alpha
     assert abs(gs - 0.05) <= _band(0.05, reps)
+
+
+def test_sequential_methods_still_detect_a_real_effect():
+    # guards against a "valid" method that never rejects: at 0.09 (fixed-horizon power at
+    # day 20 ~ 80% with 2,000 units an arm) both sequential methods must often reject
+    reps = 400
+    effect, se = _daily_aa(reps, 20, n_per_day=100, seed=22, shift=0.09)
+    design = group_sequential_design(np.arange(1, 21) / 20)
+    gs = (np.abs(effect / se) >= design.boundaries).any(axis=1).mean()
+    cs = np.mean([confidence_sequence(effect[i], se[i]).rejects_null for i in range(reps)])
+    assert gs > 0.65  # OBF loses little power against the fixed test
+    assert cs > 0.35  # the price of validity under continuous peeking is power
 
 
 @pytest.mark.slow
