@@ -37,7 +37,7 @@ from causal._errors import (
     UnknownVariantError,
 )
 from causal.data._design import Design, ExperimentDesign, Proportion, Ratio
-from causal.data._readers import Source, missing_column_error, read_table
+from causal.data._readers import Source, missing_column_error, open_table, quote_ident
 
 __all__ = [
     "MISSING_LEVEL",
@@ -192,7 +192,17 @@ def _frame(source: Source | Any, columns: Sequence[str], connection: Any) -> pd.
                 f"The data has duplicate column names ({', '.join(dup)}); rename them first."
             )
         return source
-    return read_table(source, columns=list(columns), connection=connection)
+    # Read only the named columns that exist; absent ones are then reported with their role.
+    with open_table(source, connection=connection) as t:
+        present = [c for c in dict.fromkeys(columns) if c in t.types]
+        if not present:
+            return pd.DataFrame(columns=list(t.columns))
+        select = ", ".join(quote_ident(c) for c in present)
+        out = t.connection.execute(f"SELECT {select} FROM {t.name}").df()
+    if len(present) == len(dict.fromkeys(columns)):
+        return out
+    # a named column is absent: keep every name visible for the "did you mean" suggestion
+    return out.reindex(columns=list(t.columns))
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -204,9 +214,9 @@ def _is_numeric(s: pd.Series) -> bool:
 def _is_text_like(s: pd.Series) -> bool:
     """Text, categorical or object columns holding only text (and missing values)."""
     if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype):
-        if s.dtype == object:
-            vals = s.dropna()
-            return bool(vals.map(lambda v: isinstance(v, str)).all())
+        if s.dtype == object:  # check the distinct values only (fast on large columns)
+            _, uniq = pd.factorize(s, use_na_sentinel=True)
+            return all(isinstance(v, str) for v in uniq)
         return True
     return False
 
@@ -247,13 +257,26 @@ def _numeric(df: pd.DataFrame, column: str, role: str) -> np.ndarray:
     return _float(s)
 
 
+def _text(v: Any) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else str(v)
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and the distinct values as text labels; missing values get code -1.
+
+    Only the distinct values are converted to text, so this is fast on millions of rows.
+    """
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), [_text(u) for u in np.asarray(uniq, dtype=object)]
+
+
 def _labels(s: pd.Series) -> pd.Series:
     """Values as text labels (missing -> "(missing)"); booleans as "false"/"true"."""
-    if pd.api.types.is_bool_dtype(s.dtype):
-        out = s.map({True: "true", False: "false"})
-    else:
-        out = s.astype(object).map(lambda v: v if isinstance(v, str) else str(v))
-    return out.where(s.notna(), MISSING_LEVEL).astype(object)
+    codes, text = _factorize(s)
+    lut = np.array([*text, MISSING_LEVEL], dtype=object)
+    return pd.Series(lut[codes], index=s.index, dtype=object)
 
 
 def _encode(
@@ -279,10 +302,10 @@ def _encode(
             f"The {role} column '{column}' mixes text with other values ({s.dtype}); make it "
             "all numbers or all text (a category)."
         )
-    labels = _labels(s)
-    seen = set(labels.unique())
+    raw, text = _factorize(s)
+    seen = set(text) | ({MISSING_LEVEL} if (raw < 0).any() else set())
     if isinstance(s.dtype, pd.CategoricalDtype):  # unused categories keep their columns
-        seen |= {str(c) for c in s.dtype.categories}
+        seen |= {_text(c) for c in s.dtype.categories}
     levels = sorted(seen - {MISSING_LEVEL}) + ([MISSING_LEVEL] if MISSING_LEVEL in seen else [])
     if len(levels) > max_levels:
         msg = (
@@ -291,7 +314,9 @@ def _encode(
         )
         warnings.warn(msg, HighCardinalityWarning, stacklevel=3)
         notes.append(msg)
-    codes = pd.Categorical(labels, categories=levels).codes
+    position = {lvl: i for i, lvl in enumerate(levels)}
+    lut = np.array([position[t] for t in text] + [position.get(MISSING_LEVEL, -1)])
+    codes = lut[raw]  # raw == -1 (missing) picks the last entry
     names = tuple(f"{column}={lvl}" for lvl in levels[1:])
     onehot = np.zeros((len(s), len(names)))
     rows = np.flatnonzero(codes > 0)

@@ -369,3 +369,17 @@ def test_experiment_from_parquet_and_repeated_unit_rows(exp_df, tmp_path):
     # several rows per user are fine when the design names the unit (rows are summed)
     doubled = pd.concat([exp_df, exp_df])
     assert validate_experiment(doubled, _exp()).n == len(exp_df)
+
+
+def test_validate_reads_a_duckdb_table(df):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("pins", df)
+    v = validate("pins", _design(), connection=con)
+    ref = validate(df, _design())
+    assert v.x_names == ref.x_names
+    np.testing.assert_array_equal(v.y["saves"], ref.y["saves"])
+    with pytest.raises(MissingColumnError, match="treatment column 'boostd'.*'boosted'"):
+        validate("pins", _design(treatment="boostd"), connection=con)
+    con.close()
