@@ -185,3 +185,14 @@ def test_relative_cuped_interval_needs_the_covariance_term():
     assert abs(np.mean(ours) - 0.95) <= COVERAGE_BAND, f"ours {np.mean(ours):.4f}"
     # without the covariance term the interval undercovers (measured 91.7%)
     assert np.mean(naive) < 0.95 - COVERAGE_BAND, f"naive {np.mean(naive):.4f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(AA_CASES))
+def test_aa_false_positive_rate_large(case):
+    # 12,000 tests: binomial SE of a 5% rate 0.2%; the asymptotic tests run at ~5.2-5.3%
+    reps = 12_000
+    rng = np.random.default_rng(sorted(AA_CASES).index(case) + 500)
+    p = np.array([AA_CASES[case](rng).pvalue for _ in range(reps)])
+    rate = np.mean(p < ALPHA)
+    assert 0.044 <= rate <= 0.058, f"{case}: A/A false-positive rate {rate:.4f}"
