@@ -160,7 +160,8 @@ class DuckDBEngine:
             isinstance(source, str) and source.lower().endswith((".parquet", ".csv", ".pq"))
         ):
             path = os.fspath(source)
-            if not Path(path).exists():
+            glob = any(ch in path for ch in "*?[")  # e.g. daily partitions: day=*/part.parquet
+            if not glob and not Path(path).exists():
                 raise ConfigError(f"The data file '{path}' does not exist.")
             if path.lower().endswith(".csv"):
                 return "read_csv_auto(?)", [path]
@@ -191,7 +192,10 @@ class DuckDBEngine:
 
     def aggregate(self, source: Any, request: AggregateRequest) -> Aggregates:
         """One grouped query → :class:`Aggregates` (see the module docstring)."""
-        con = self.connection if self.connection is not None else duckdb.connect()
+        con = self.connection
+        if con is None:
+            con = duckdb.connect()
+            con.execute("SET enable_progress_bar = false")
         try:
             return self._aggregate(con, source, request)
         finally:
@@ -213,11 +217,26 @@ class DuckDBEngine:
         vcol = f"CAST({q(request.variant)} AS VARCHAR)"
         cols = [*request.value_columns(), *request.covariate_columns()]
         alias = {c: f"c{i}" for i, c in enumerate(cols)}
-        segs = {s: f"s{i}" for i, s in enumerate(request.segments)}
-        # level 1: one row per unit (or cluster, or source row)
+        # null counts of the raw rows: a cheap ungrouped pass (Parquet answers it from its
+        # statistics). Columns without nulls need no missing-value aggregates below.
+        counts = con.execute(
+            f"SELECT COUNT(*), {', '.join(f'COUNT({q(c)})' for c in cols)} FROM {src}", params
+        ).fetchall()[0]
+        has_null = {alias[c]: counts[0] - counts[i + 1] > 0 for i, c in enumerate(cols)}
         if roll is None:
-            l1 = [f"{vcol} AS v", f"{vcol} AS v2", "1 AS nu"]
-            l1 += [f"CAST({q(s)} AS VARCHAR) AS {a}" for s, a in segs.items()]
+            for c in request.value_columns():
+                if has_null[alias[c]]:
+                    raise MissingValuesError(
+                        f"The metric column '{c}' is missing (null/NaN) for "
+                        f"{counts[0] - counts[cols.index(c) + 1]} rows; fill them (e.g. 0 for "
+                        "no activity) or drop those rows before the readout."
+                    )
+        segs = {s: f"s{i}" for i, s in enumerate(request.segments)}
+        # level 1: one row per unit (or cluster, or source row). Without a roll-up, group keys
+        # stay in their own type (cheaper to group) and become text only in the output.
+        if roll is None:
+            l1 = [f"{q(request.variant)} AS v", "1 AS nu"]
+            l1 += [f"{q(s)} AS {a}" for s, a in segs.items()]
             l1 += [f"{_as_double(q(c), types[c])} AS {a}" for c, a in alias.items()]
             level1 = f"SELECT {', '.join(l1)} FROM {src}"
         else:
@@ -227,68 +246,94 @@ class DuckDBEngine:
             l1 += [f"SUM({_as_double(q(c), types[c])}) AS {a}" for c, a in alias.items()]
             level1 = f"SELECT {', '.join(l1)} FROM {src} GROUP BY {q(roll)}"
         # caps: pooled quantile of the unit-level metric column, in a CTE of the same statement
-        caps: list[tuple[str, str, float]] = []  # (column, cte alias, quantile)
+        caps: list[tuple[str, str, float]] = []  # (metric name, cte alias, quantile)
         for m in request.metrics:
             cap = getattr(m, "cap", None)
             if cap is not None and isinstance(m, Mean):
                 caps.append((m.name, f"q{len(caps)}", float(cap)))
-        cap_of = {name: (a, qv) for name, a, qv in caps}
-        # level-2 expressions per metric, deduplicated by SQL text
-        exprs: dict[str, str] = {}  # sql -> alias
+        cap_of = {name: a for name, a, _ in caps}
+        # per metric, its Moments columns as slots: ("x", expression alias) for a value, or
+        # ("ind", covariate alias) for a missing indicator. Indicator moments are derived
+        # exactly from missing counts and filtered means (no per-row indicator products).
+        exprs: dict[str, str] = {}  # sql -> alias, deduplicated across metrics
 
         def ex(sql: str) -> str:
             if sql not in exprs:
                 exprs[sql] = f"e{len(exprs)}"
             return exprs[sql]
 
-        plan: dict[str, list[str]] = {}  # metric -> expression aliases in moment order
+        plan: dict[str, list[tuple[str, str]]] = {}
         for m in request.metrics:
-            names = moment_names(m, clustered=clustered)
-            sqls: list[str] = []
-            for nm in names:
+            slots: list[tuple[str, str]] = []
+            for nm in moment_names(m, clustered=clustered):
                 if nm in (N_UNITS, N_UNITS_PRE):
-                    sqls.append("CAST(nu AS DOUBLE)")
+                    slots.append(("x", ex("CAST(nu AS DOUBLE)")))
                 elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in alias:
-                    base = alias[nm[: -len(MISSING_SUFFIX)]]
-                    sqls.append(f"CASE WHEN {base} IS NULL THEN 1.0 ELSE 0.0 END")
+                    slots.append(("ind", alias[nm[: -len(MISSING_SUFFIX)]]))
                 elif nm in m.covariates:
-                    sqls.append(f"COALESCE({alias[nm]}, 0.0)")
+                    slots.append(("x", ex(f"COALESCE({alias[nm]}, 0.0)")))
                 elif m.name in cap_of and isinstance(m, Mean) and nm == m.column:
-                    sqls.append(f"LEAST({alias[nm]}, {cap_of[m.name][0]})")
+                    slots.append(("x", ex(f"LEAST({alias[nm]}, {cap_of[m.name]})")))
                 else:
-                    sqls.append(alias[nm])
-            plan[m.name] = [ex(s) for s in sqls]
-        aggs = ["COUNT(*) AS n", "COUNT(*) FILTER (WHERE v <> v2) AS mixed"]
-        aggs += [
-            f"COUNT(*) - COUNT({alias[c]}) AS miss_{alias[c]}" for c in request.value_columns()
-        ]
-        aggs += [f"AVG({sql}) AS avg_{a}" for sql, a in exprs.items()]
+                    slots.append(("x", ex(alias[nm])))
+            plan[m.name] = slots
         sql_of = {a: s for s, a in exprs.items()}
+        aggs = ["COUNT(*) AS n"]
+        if roll is not None:
+            aggs.append("COUNT(*) FILTER (WHERE v <> v2) AS mixed")
+        aggs += [f"COUNT(*) - COUNT({a}) AS miss_{a}" for a in alias.values() if has_null[a]]
+        aggs += [f"AVG({sql}) AS avg_{a}" for sql, a in exprs.items()]
         pairs: dict[tuple[str, str], str] = {}
-        for al in plan.values():
-            for i, a in enumerate(al):
-                for b in al[i:]:
-                    key = (a, b) if a <= b else (b, a)
-                    if key in pairs:
-                        continue
-                    pairs[key] = f"p{len(pairs)}"
-                    sa, sb = sql_of[key[0]], sql_of[key[1]]
-                    fn = f"VAR_SAMP({sa})" if sa == sb else f"COVAR_SAMP({sa}, {sb})"
-                    aggs.append(f"{fn} AS {pairs[key]}")
+        extra: dict[tuple[str, str, str], str] = {}  # derived indicator aggregates
+
+        def pair(a: str, b: str) -> str:
+            key = (a, b) if a <= b else (b, a)
+            if key not in pairs:
+                pairs[key] = f"p{len(pairs)}"
+                sa, sb = sql_of[key[0]], sql_of[key[1]]
+                fn = f"VAR_SAMP({sa})" if sa == sb else f"COVAR_SAMP({sa}, {sb})"
+                aggs.append(f"{fn} AS {pairs[key]}")
+            return pairs[key]
+
+        def filtered_avg(x: str, c: str) -> str:
+            key = ("fa", x, c)
+            if key not in extra:
+                extra[key] = f"fa{len(extra)}"
+                aggs.append(f"AVG({sql_of[x]}) FILTER (WHERE {c} IS NULL) AS {extra[key]}")
+            return extra[key]
+
+        def both_missing(c: str, d: str) -> str:
+            key = ("both", *sorted((c, d)))
+            if key not in extra:
+                extra[key] = f"bm{len(extra)}"
+                aggs.append(f"COUNT(*) FILTER (WHERE {c} IS NULL AND {d} IS NULL) AS {extra[key]}")
+            return extra[key]
+
+        for slots in plan.values():
+            for i, (ka, a) in enumerate(slots):
+                for kb, b in slots[i:]:
+                    if ka == "x" and kb == "x":
+                        pair(a, b)
+                    elif ka == "ind" and kb == "ind":
+                        if a != b and has_null[a] and has_null[b]:
+                            both_missing(a, b)
+                    elif has_null[b if ka == "x" else a]:
+                        filtered_avg(a if ka == "x" else b, b if ka == "x" else a)
+        group_cols = ["v", *segs.values()]
         if segs:
             sets = ", ".join(["(v)", *[f"(v, {a})" for a in segs.values()]])
             group = f"GROUPING SETS ({sets})"
-            keys = ["v", *segs.values(), *[f"GROUPING({a}) AS g_{a}" for a in segs.values()]]
+            keys = [f"CAST({c} AS VARCHAR) AS l_{c}" for c in group_cols]
+            keys += [f"GROUPING({a}) AS g_{a}" for a in segs.values()]
         else:
-            group, keys = "v", ["v"]
+            group, keys = "v", ["CAST(v AS VARCHAR) AS l_v"]
         cte = [f"l1 AS ({level1})"]
         from_ = "l1"
         cap_params: list[Any] = []
         if caps:
+            col_of = {m.name: m.column for m in request.metrics if isinstance(m, Mean)}
             qs = ", ".join(
-                f"QUANTILE_CONT({alias[next(m.column for m in request.metrics if m.name == n)]}"
-                f", ?::DOUBLE) AS {a}"
-                for n, a, _ in caps
+                f"QUANTILE_CONT({alias[col_of[n]]}, ?::DOUBLE) AS {a}" for n, a, _ in caps
             )
             cap_params = [qv for _, _, qv in caps]
             cte.append(f"caps AS (SELECT {qs} FROM l1)")
@@ -302,26 +347,19 @@ class DuckDBEngine:
         out: dict[GroupKey, dict[str, Moments]] = {}
         for row in rows:
             r = dict(zip(cols_out, row, strict=True))
+            r.setdefault("mixed", 0)
+            r["v"] = r["l_v"]
             for n_, a_, _ in caps:
                 cap_values[n_] = float(r[f"capv_{a_}"])
             key = self._key(r, segs)
-            if key is None:
-                continue
             n = int(r["n"])
             if key.segment is None:
                 _raise_row_problems(r, request, alias, key.variant, roll)
             group: dict[str, Moments] = {}
             for m in request.metrics:
-                al = plan[m.name]
-                mean = np.array([_num(r[f"avg_{a}"]) for a in al])
-                k = len(al)
-                cov = np.zeros((k, k))
-                for i in range(k):
-                    for j in range(i, k):
-                        key2 = (al[i], al[j]) if al[i] <= al[j] else (al[j], al[i])
-                        val = r[pairs[key2]]
-                        cov[i, j] = cov[j, i] = 0.0 if n < 2 or val is None else float(val)
-                group[m.name] = Moments.from_cov(n, moment_names(m, clustered=clustered), mean, cov)
+                group[m.name] = _moments_from_row(
+                    r, n, plan[m.name], moment_names(m, clustered=clustered), pairs, extra
+                )
             out[key] = group
         if not any(k.segment is None for k in out):
             raise CausalError(f"The data have no rows (variant column '{request.variant}').")
@@ -329,14 +367,59 @@ class DuckDBEngine:
         return Aggregates(out, clustered=clustered, engine=self.name, caps=cap_values)
 
     @staticmethod
-    def _key(r: dict[str, Any], segs: dict[str, str]) -> GroupKey | None:
-        v = r["v"]
+    def _key(r: dict[str, Any], segs: dict[str, str]) -> GroupKey:
+        v = r["l_v"]
         variant = MISSING_LABEL if v is None else str(v)
         for s, a in segs.items():
             if r[f"g_{a}"] == 0:  # this row groups by segment column s
-                val = r[a]
+                val = r[f"l_{a}"]
                 return GroupKey(variant, s, MISSING_LABEL if val is None else str(val))
         return GroupKey(variant)
+
+
+def _moments_from_row(
+    r: dict[str, Any],
+    n: int,
+    slots: list[tuple[str, str]],
+    names: tuple[str, ...],
+    pairs: dict[tuple[str, str], str],
+    extra: dict[tuple[str, str, str], str],
+) -> Moments:
+    """Moments of one metric from one result row of the grouped query.
+
+    Value columns use ``avg`` and ``var_samp``/``covar_samp``. A missing indicator ``d_c`` of
+    covariate ``c`` (``m`` units missing) has mean ``m / n`` and exact centred cross-products
+    ``sum (z - zbar)(d_c - m/n) = m (zbar_missing - zbar)``, ``sum (d_c - m/n)^2 = m - m^2/n``
+    and ``sum (d_c - p_c)(d_e - p_e) = m_ce - m_c m_e / n``.
+    """
+    k = len(slots)
+    mean = np.empty(k)
+    com = np.zeros((k, k))
+    miss = {a: int(r.get(f"miss_{a}", 0)) for kind, a in slots if kind == "ind"}
+    for i, (kind, a) in enumerate(slots):
+        mean[i] = miss[a] / n if kind == "ind" else _num(r[f"avg_{a}"])
+    for i, (ka, a) in enumerate(slots):
+        for j in range(i, k):
+            kb, b = slots[j]
+            if ka == "x" and kb == "x":
+                val = r[pairs[(a, b) if a <= b else (b, a)]]
+                c = 0.0 if n < 2 or val is None else float(val) * (n - 1)
+            elif ka == "ind" and kb == "ind":
+                if a == b:
+                    c = miss[a] - miss[a] ** 2 / n
+                elif miss[a] == 0 or miss[b] == 0:
+                    c = 0.0
+                else:
+                    both = int(r[extra[("both", *sorted((a, b)))]])
+                    c = both - miss[a] * miss[b] / n
+            else:
+                x, ind = (a, b) if ka == "x" else (b, a)
+                m = miss[ind]
+                fa = r[extra[("fa", x, ind)]] if m else None
+                xbar = mean[i] if ka == "x" else mean[j]
+                c = 0.0 if fa is None else m * (float(fa) - xbar)
+            com[i, j] = com[j, i] = c
+    return Moments(n=n, names=names, mean=mean, comoment=com)
 
 
 def _as_double(col: str, duck_type: str) -> str:
@@ -373,7 +456,7 @@ def _raise_row_problems(
             "randomized to exactly one variant."
         )
     for col in request.value_columns():
-        miss = int(r[f"miss_{alias[col]}"])
+        miss = int(r.get(f"miss_{alias[col]}", 0))
         if miss:
             raise MissingValuesError(
                 f"The metric column '{col}' is missing (null/NaN) for {miss} "

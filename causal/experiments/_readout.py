@@ -243,6 +243,13 @@ class Readout:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        return (
+            f"Readout(decision={self.decision!r}, srm_ok={self.srm.ok}, control={self.control!r}, "
+            f"metrics={len(self.metrics)} rows, segments={len(self.segments)} rows, "
+            f"engine={self.engine!r})"
+        )
+
     def _repr_html_(self) -> str:
         parts = [f"<div class='causal-readout'><p>{_html_escape(_srm_line(self.srm))}</p>"]
         parts.append(

@@ -1,0 +1,285 @@
+"""Benchmark: experiment readouts — speed and peak memory, ours beside baselines in one run.
+
+Three comparisons, each measured in a fresh worker process (wall time of the readout call,
+excluding interpreter start-up and imports; peak RSS of the whole worker):
+
+A. ``causal.readout`` (DuckDB engine) on a Parquet file of N users x 4 metrics (a mean with
+   CUPED, a mean, a proportion, a ratio with CUPED) beside tea-tasting on DuckDB (via ibis)
+   with the same metrics. tea-tasting lives in a separate venv (``--tt-python``, default
+   ``/tmp/tt-venv/bin/python``); when it is missing that baseline is skipped with a message.
+   Create it with::
+
+       .venv/bin/python -m venv --system-site-packages /tmp/tt-venv
+       /tmp/tt-venv/bin/python -m pip install tea-tasting "ibis-framework[duckdb]"
+
+B. Scale: 10 metrics x 3 arms over 25%, 50% and 100% of the big table (memory must stay flat
+   as rows grow; target <= 30 s and <= 2 GB at 100M rows).
+C. Our pandas engine beside a plain pandas + statsmodels readout (OLS with the covariate for
+   CUPED means, WLS for the ratio, OLS for the others; HC1) on an in-memory DataFrame.
+
+Data are generated with DuckDB SQL into ``--dir`` (default /tmp/causal_bench_readout), once.
+
+Usage::
+
+    nice .venv/bin/python bench/bench_readout.py            # 20M users; 100M rows
+    .venv/bin/python bench/bench_readout.py --quick         # small sizes, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parents[1]
+
+SMALL_COLS = ("arm", "revenue", "revenue_pre", "sessions", "converted", "clicks", "views",
+              "clicks_pre", "views_pre")  # fmt: skip
+
+
+def _gen_sql(kind: str) -> str:
+    """SELECT generating one table: 'small' (2 arms, 4 metrics) or 'big' (3 arms, 10 metrics)."""
+    arms = 2 if kind == "small" else 3
+    cols = [
+        f"CAST(floor(random() * {arms}) AS INTEGER) AS arm",
+        "round(-ln(random()) * 10, 2) AS revenue_pre",
+        "CAST(floor(-ln(random()) * 3) AS INTEGER) AS sessions",
+        "CAST(random() < 0.1 AS INTEGER) AS converted",
+        "CAST(floor(-ln(random()) * 20) AS INTEGER) + 1 AS views",
+        "CAST(floor(-ln(random()) * 20) AS INTEGER) + 1 AS views_pre",
+    ]
+    if kind == "big":
+        cols += [
+            "round(-ln(random()) * 60, 1) AS time_spent",
+            "CAST(random() < 0.4 AS INTEGER) AS retained",
+            "CAST(random() < 0.3 AS INTEGER) AS bounced",
+            "CAST(floor(-ln(random()) * 0.5) AS INTEGER) AS orders",
+            "CAST(floor(-ln(random()) * 4) AS INTEGER) + 1 AS plays",
+            "round(-ln(random()) * 30, 1) AS watch",
+        ]
+    inner = ", ".join(cols)
+    outer = [
+        "*",
+        "round(revenue_pre * 0.5 + -ln(random()) * 5 + arm * 0.1, 2) AS revenue",
+        "CAST(floor(views * random() * 0.2) AS INTEGER) AS clicks",
+        "CAST(floor(views_pre * random() * 0.2) AS INTEGER) AS clicks_pre",
+    ]
+    return f"SELECT {', '.join(outer)} FROM (SELECT {inner} FROM range(?) t(i))"
+
+
+def make_parquet(path: Path, n: int, kind: str) -> Path:
+    """Write ``n`` generated rows to ``path`` (skipped when it exists)."""
+    import duckdb
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    con = duckdb.connect()
+    con.execute(
+        f"COPY ({_gen_sql(kind)}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, "
+        "ROW_GROUP_SIZE 1000000)",
+        [n],
+    )
+    con.close()
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------- worker processes
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _design(kind: str):
+    from causal.experiments import ExperimentDesign, Mean, Proportion, Ratio
+
+    metrics = [
+        Mean("revenue", "revenue", covariate="revenue_pre"),
+        Mean("sessions", "sessions"),
+        Proportion("conversion", "converted"),
+        Ratio("ctr", "clicks", "views", covariate=("clicks_pre", "views_pre")),
+    ]
+    if kind == "big":
+        metrics += [
+            Mean("time_spent", "time_spent"),
+            Proportion("retention", "retained"),
+            Proportion("bounce", "bounced"),
+            Ratio("orders_per_session", "orders", "sessions"),
+            Ratio("watch_per_play", "watch", "plays"),
+            Mean("revenue_raw", "revenue"),
+        ]
+    return ExperimentDesign("arm", "0", metrics)
+
+
+def worker_ours(path: str, kind: str, engine: str) -> dict:
+    import causal.experiments as ce
+
+    design = _design(kind)
+    if engine == "pandas":
+        import pandas as pd
+
+        data = pd.read_parquet(path)
+    else:
+        data = path
+    t0 = time.perf_counter()
+    ro = ce.readout(data, design, engine=engine)
+    secs = time.perf_counter() - t0
+    r = next(r for r in ro.metrics if r.metric == "ctr")
+    return {"seconds": secs, "peak_mb": _peak_mb(), "ctr_effect": r.effect, "ctr_se": r.se,
+            "n_rows_metrics": len(ro.metrics)}  # fmt: skip
+
+
+def worker_teatasting(path: str) -> dict:
+    import ibis
+    import tea_tasting as tt
+
+    con = ibis.duckdb.connect()
+    t0 = time.perf_counter()
+    data = con.read_parquet(path)
+    exp = tt.Experiment(
+        revenue=tt.Mean("revenue", "revenue_pre"),
+        sessions=tt.Mean("sessions"),
+        conversion=tt.Mean("converted"),
+        ctr=tt.RatioOfMeans("clicks", "views", "clicks_pre", "views_pre"),
+        variant="arm",
+    )
+    res = exp.analyze(data, control=0)
+    secs = time.perf_counter() - t0
+    ctr = next(r for r in res.to_dicts() if r["metric"] == "ctr")
+    return {"seconds": secs, "peak_mb": _peak_mb(), "ctr_effect": ctr["effect_size"]}
+
+
+def worker_statsmodels(path: str) -> dict:
+    """A plain pandas + statsmodels readout of the 'small' metrics (the usual notebook code)."""
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
+
+    df = pd.read_parquet(path)
+    t0 = time.perf_counter()
+    treat = (df["arm"] == 1).astype(float).to_numpy()
+    one = np.ones(len(df))
+    out = {}
+    X = np.column_stack([one, treat, df["revenue_pre"].to_numpy(float)])
+    out["revenue"] = sm.OLS(df["revenue"].to_numpy(float), X).fit(cov_type="HC1").params[1]
+    X0 = np.column_stack([one, treat])
+    for m in ("sessions", "converted"):
+        out[m] = sm.OLS(df[m].to_numpy(float), X0).fit(cov_type="HC1").params[1]
+    w = df["views"].to_numpy(float)
+    fit = sm.WLS(df["clicks"].to_numpy(float) / w, X0, weights=w).fit(cov_type="HC1")
+    out["ctr"] = fit.params[1]
+    secs = time.perf_counter() - t0
+    return {"seconds": secs, "peak_mb": _peak_mb(), "ctr_effect": float(out["ctr"]),
+            "ctr_se": float(fit.bse[1])}  # fmt: skip
+
+
+def run_worker(args: list[str], python: str = sys.executable) -> dict | None:
+    cmd = [python, str(HERE), "--worker", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        print(f"   worker failed: {' '.join(args)}\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------ driver
+def _ratio(a: float, b: float) -> str:
+    return f"{b / a:.2f}x" if a > 0 else "n/a"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    p.add_argument("--dir", default="/tmp/causal_bench_readout")
+    p.add_argument("--tt-python", default="/tmp/tt-venv/bin/python")
+    p.add_argument("--users", type=int, default=None, help="rows of table A (20M)")
+    p.add_argument("--big-rows", type=int, default=None, help="rows of table B (100M)")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: A,B,C")
+    p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.worker:
+        kind, *rest = a.worker
+        if kind == "ours":
+            res = worker_ours(*rest)
+        elif kind == "teatasting":
+            res = worker_teatasting(*rest)
+        else:
+            res = worker_statsmodels(*rest)
+        print(json.dumps(res))
+        return
+
+    d = Path(a.dir)
+    n_a = a.users or (200_000 if a.quick else 20_000_000)
+    n_b = a.big_rows or (1_000_000 if a.quick else 100_000_000)
+    n_c = 200_000 if a.quick else 2_000_000
+    skip = set(a.skip.upper().split(",")) if a.skip else set()
+    print(f"# bench_readout ({'quick' if a.quick else 'full'}); cpus={os.cpu_count()}")
+
+    if "A" not in skip:
+        t = time.perf_counter()
+        pa = make_parquet(d / f"small_{n_a}.parquet", n_a, "small")
+        print(f"\n## A. {n_a:,} users x 4 metrics (one CUPED ratio), Parquet "
+              f"(generated in {time.perf_counter() - t:.1f}s)")  # fmt: skip
+        ours = run_worker(["ours", str(pa), "small", "duckdb"])
+        base = None
+        if Path(a.tt_python).exists():
+            base = run_worker(["teatasting", str(pa)], python=a.tt_python)
+        else:
+            print(f"   tea-tasting baseline skipped: {a.tt_python} not found (see docstring)")
+        if ours:
+            print(f"   ours (causal, duckdb):  {ours['seconds']:7.2f} s  "
+                  f"peak {ours['peak_mb']:7.0f} MB")  # fmt: skip
+        if base:
+            print(f"   tea-tasting (duckdb):   {base['seconds']:7.2f} s  "
+                  f"peak {base['peak_mb']:7.0f} MB")  # fmt: skip
+        if ours and base:
+            print(
+                f"   ratio tea-tasting/ours: {_ratio(ours['seconds'], base['seconds'])} "
+                f"(ctr effect {ours['ctr_effect']:.6g} vs {base['ctr_effect']:.6g})"
+            )
+
+    if "B" not in skip:
+        print("\n## B. scale: 10 metrics x 3 arms, DuckDB engine on Parquet parts")
+        parts = []
+        t = time.perf_counter()
+        for i in range(4):
+            parts.append(make_parquet(d / f"big_{n_b}" / f"part{i}.parquet", n_b // 4, "big"))
+        print(f"   (data generated/cached in {time.perf_counter() - t:.1f}s)")
+        for k in (1, 2, 4):
+            sub = d / f"big_{n_b}_use{k}"
+            sub.mkdir(exist_ok=True)
+            for i in range(k):
+                link = sub / f"part{i}.parquet"
+                if not link.exists():
+                    link.symlink_to(parts[i])
+            res = run_worker(["ours", str(sub / "*.parquet"), "big", "duckdb"])
+            if res:
+                rows = n_b // 4 * k
+                print(f"   {rows:>12,} rows: {res['seconds']:7.2f} s  "
+                      f"peak {res['peak_mb']:7.0f} MB  ({rows / res['seconds'] / 1e6:.1f}M "
+                      "rows/s)")  # fmt: skip
+
+    if "C" not in skip:
+        pc = make_parquet(d / f"small_{n_c}.parquet", n_c, "small")
+        print(f"\n## C. {n_c:,} rows x 4 metrics in memory: pandas engine vs pandas+statsmodels")
+        ours = run_worker(["ours", str(pc), "small", "pandas"])
+        base = run_worker(["statsmodels", str(pc)])
+        if ours and base:
+            print(f"   ours (causal, pandas):      {ours['seconds']:7.2f} s  "
+                  f"peak {ours['peak_mb']:7.0f} MB")  # fmt: skip
+            print(f"   pandas + statsmodels (OLS): {base['seconds']:7.2f} s  "
+                  f"peak {base['peak_mb']:7.0f} MB")  # fmt: skip
+            print(f"   ratio baseline/ours: {_ratio(ours['seconds'], base['seconds'])} "
+                  f"(ctr effect {ours['ctr_effect']:.6g} vs {base['ctr_effect']:.6g}; "
+                  "ours CUPED-adjusted)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
