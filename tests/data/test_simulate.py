@@ -116,6 +116,24 @@ def test_content_randomized_difference_matches_truth():
         assert abs(d - truth) < Z_HONEST * se, (o, d, truth, se)
 
 
+def test_content_true_cate_is_the_conditional_effect():
+    # Within subgroups defined by attributes, a randomized difference in means matches the
+    # mean true_cate of the subgroup: true_cate is E[Y(1) - Y(0) | attributes], not just a
+    # column that averages right.
+    df = simulate_content(n=200_000, seed=13, randomized=True)
+    t = df["boosted"].to_numpy()
+    groups = {
+        "video": (df["format"] == "video").to_numpy(),
+        "low quality": (df["quality_score"] < 0.4).to_numpy(),
+        "high quality": (df["quality_score"] > 0.7).to_numpy(),
+    }
+    for name, sel in groups.items():
+        for o in ("saves", "hides"):
+            d, se = _diff_in_means(df.loc[sel, o].to_numpy(dtype=float), t[sel])
+            truth = df.loc[sel, f"true_cate_{o}"].mean()
+            assert abs(d - truth) < Z_HONEST * se, (name, o, d, truth, se)
+
+
 def test_content_randomized_intensity_slope_matches_truth():
     # Intensity independent of attributes and outcomes linear in it: the OLS slope of Y on the
     # intensity estimates the mean true effect per unit of intensity.
@@ -267,6 +285,12 @@ def test_experiment_simulation_matches_truth():
     assert abs(diff - truth["ctr"]["treatment"]["effect"]) < Z_HONEST * np.sqrt(var)
     # pre-period covariates are predictive (CUPED has something to work with)
     assert np.corrcoef(df["saves"], df["saves_pre"])[0, 1] > 0.4
+    # segment truths are honest too: within each tenure the lift matches its own truth
+    seg_truth = df.attrs["true_lifts"]["segments"]["tenure"]
+    for value, by_metric in seg_truth.items():
+        sel = (df["tenure"] == value).to_numpy()
+        d, se = _diff_in_means(df.loc[sel, "saves"].to_numpy(dtype=float), t[sel])
+        assert abs(d - by_metric["saves"]["treatment"]["effect"]) < Z_HONEST * se, value
 
 
 def test_experiment_srm_split_and_clusters():
