@@ -7,8 +7,13 @@ from causal import ConfigError, Design, ExperimentDesign, Mean, Ratio
 
 
 def test_design_normalises_roles():
-    d = Design(unit="pin_id", treatment="boosted", outcomes="saves",
-               modifiers=["format"], confounders=["followers"])
+    d = Design(
+        unit="pin_id",
+        treatment="boosted",
+        outcomes="saves",
+        modifiers=["format"],
+        confounders=["followers"],
+    )
     assert d.outcomes == ("saves",)
     assert d.columns() == ("pin_id", "boosted", "saves", "format", "followers")
     assert d.to_dict()["modifiers"] == ["format"]
@@ -30,10 +35,15 @@ def test_design_bad_config(kwargs, match):
 
 
 def test_experiment_design():
-    e = ExperimentDesign(variant="arm", control="control",
-                         metrics=[Mean("saves", "saves", covariate="saves_pre"),
-                                  Ratio("ctr", "clicks", "impressions")],
-                         expected_split={"control": 1, "treatment": 3})
+    e = ExperimentDesign(
+        variant="arm",
+        control="control",
+        metrics=[
+            Mean("saves", "saves", covariate="saves_pre"),
+            Ratio("ctr", "clicks", "impressions"),
+        ],
+        expected_split={"control": 1, "treatment": 3},
+    )
     assert e.expected_split == {"control": 0.25, "treatment": 0.75}
     assert e.columns() == ("arm", "saves", "saves_pre", "clicks", "impressions")
     with pytest.raises(ConfigError, match="unique"):
