@@ -270,7 +270,7 @@ class DuckDBEngine:
                     slots.append(("x", ex("CAST(nu AS DOUBLE)")))
                 elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in alias:
                     slots.append(("ind", alias[nm[: -len(MISSING_SUFFIX)]]))
-                elif nm in m.covariates:
+                elif nm in m.covariates and has_null[alias[nm]]:
                     slots.append(("x", ex(f"COALESCE({alias[nm]}, 0.0)")))
                 elif m.name in cap_of and isinstance(m, Mean) and nm == m.column:
                     slots.append(("x", ex(f"LEAST({alias[nm]}, {cap_of[m.name]})")))
