@@ -133,15 +133,17 @@ def parse_config(cfg: Any) -> ReadoutConfig:
     if split is not None and not isinstance(split, Mapping):
         raise ConfigError(f"'expected_split' must map variant labels to shares. Got {split!r}.")
     control = cfg["control"]
+    if control is None or control == "":
+        raise ConfigError("The readout config needs 'control': the control variant label.")
     design = ExperimentDesign(
         variant=cfg["variant"],
-        control=str(control) if control is not None else control,
+        control=str(control),
         metrics=metrics,
         unit=cfg.get("unit"),
         guardrails=guards,
         segments=cfg.get("segments"),
         cluster=cfg.get("cluster"),
-        expected_split=split,
+        expected_split=None if split is None else {str(k): v for k, v in split.items()},
     )
     options: dict[str, Any] = {
         "alpha": cfg.get("alpha", 0.05),

@@ -303,7 +303,7 @@ class DuckDBEngine:
             return extra[key]
 
         def both_missing(c: str, d: str) -> str:
-            key = ("both", *sorted((c, d)))
+            key = ("both", min(c, d), max(c, d))
             if key not in extra:
                 extra[key] = f"bm{len(extra)}"
                 aggs.append(f"COUNT(*) FILTER (WHERE {c} IS NULL AND {d} IS NULL) AS {extra[key]}")
@@ -322,11 +322,11 @@ class DuckDBEngine:
         group_cols = ["v", *segs.values()]
         if segs:
             sets = ", ".join(["(v)", *[f"(v, {a})" for a in segs.values()]])
-            group = f"GROUPING SETS ({sets})"
+            group_by = f"GROUPING SETS ({sets})"
             keys = [f"CAST({c} AS VARCHAR) AS l_{c}" for c in group_cols]
             keys += [f"GROUPING({a}) AS g_{a}" for a in segs.values()]
         else:
-            group, keys = "v", ["CAST(v AS VARCHAR) AS l_v"]
+            group_by, keys = "v", ["CAST(v AS VARCHAR) AS l_v"]
         cte = [f"l1 AS ({level1})"]
         from_ = "l1"
         cap_params: list[Any] = []
@@ -339,7 +339,7 @@ class DuckDBEngine:
             cte.append(f"caps AS (SELECT {qs} FROM l1)")
             from_ = "l1, caps"
             aggs += [f"MIN({a}) AS capv_{a}" for _, a, _ in caps]
-        sql = f"WITH {', '.join(cte)} SELECT {', '.join(keys + aggs)} FROM {from_} GROUP BY {group}"
+        sql = f"WITH {', '.join(cte)} SELECT {', '.join(keys + aggs)} FROM {from_} GROUP BY {group_by}"
         cur = con.execute(sql, params + cap_params)
         cols_out = [d[0] for d in cur.description]
         rows = cur.fetchall()
@@ -410,7 +410,7 @@ def _moments_from_row(
                 elif miss[a] == 0 or miss[b] == 0:
                     c = 0.0
                 else:
-                    both = int(r[extra[("both", *sorted((a, b)))]])
+                    both = int(r[extra[("both", min(a, b), max(a, b))]])
                     c = both - miss[a] * miss[b] / n
             else:
                 x, ind = (a, b) if ka == "x" else (b, a)

@@ -349,7 +349,7 @@ def _effect(
             control, treatment, numerator=metric.numerator, denominator=metric.denominator,
             covariates=covs, alpha=alpha,
         )  # fmt: skip
-    test = "z" if isinstance(metric, Proportion) else "welch"
+    test: Literal["welch", "z"] = "z" if isinstance(metric, Proportion) else "welch"
     return mean_effect(
         control, treatment, column=metric.column, covariates=covariates, alpha=alpha, test=test
     )
@@ -371,7 +371,9 @@ def _row(
     nan = math.nan
     n_c = control.n if control is not None else 0
     n_t = treatment.n if treatment is not None else 0
-    empty = EffectResult(*([nan] * 11), n_control=n_c, n_treatment=n_t, alpha=alpha)
+    empty = EffectResult(
+        nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, n_c, n_t, alpha=alpha
+    )  # fmt: skip
     if control is None or treatment is None:
         missing = "control" if control is None else f"variant '{variant}'"
         return MetricRow(
@@ -399,7 +401,7 @@ def _row(
     ), r  # fmt: skip
 
 
-def _with_adjusted(rows: list[MetricRow], method: str) -> list[MetricRow]:
+def _with_adjusted(rows: list[MetricRow], method: Correction) -> list[MetricRow]:
     if not rows:
         return rows
     adj = adjust_pvalues(np.array([r.pvalue for r in rows], dtype=float), method=method)
