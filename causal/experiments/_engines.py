@@ -6,7 +6,9 @@ DataFrame, a .parquet/.csv path or a table: rows are summed per unit (``unit``) 
 (``cluster``) first, then each (variant[, segment value]) group yields counts, ``avg`` and
 ``var_samp``/``covar_samp`` for every pair of columns a metric needs (numerically stable; never
 the raw ``sum(x**2) - sum(x)**2 / n``). Segments come from ``GROUPING SETS`` in the same
-statement. :class:`PandasEngine` computes the same numbers with centred two-pass numpy; the two
+statement (with a roll-up, a unit's or cluster's segment is its smallest value over its rows;
+a covariate missing for a unit is zero-filled with a missing indicator, whose moments are
+derived exactly from missing counts and filtered means). :class:`PandasEngine` computes the same numbers with centred two-pass numpy; the two
 agree to ~1e-12 relative. A Spark engine implements the same interface.
 
 Identifiers are validated and double-quoted (embedded quotes escaped); file paths and numbers

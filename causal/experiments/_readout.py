@@ -255,6 +255,11 @@ class Readout:
         parts.append(
             html_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS, caption="Effects")
         )
+        notes = [f"{r.metric} / {r.variant}: {n}" for r in self.metrics for n in r.notes]
+        notes += list(self.notes)
+        if notes:
+            items = "".join(f"<li>{_html_escape(n)}</li>" for n in notes)
+            parts.append(f"<p>Notes:</p><ul>{items}</ul>")
         parts.append(
             f"<p><b>Decision: {_html_escape(self.decision)}</b> — "
             f"{_html_escape(_overall_reason(self))}</p></div>"
