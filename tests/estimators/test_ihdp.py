@@ -1,0 +1,100 @@
+"""A fast IHDP check of the default estimator (a few replications; the full 50 are in bench).
+
+IHDP (NPCI setting A, /work/shared/data/ihdp, README there) is semi-synthetic with known
+``mu0``/``mu1``. The default estimator is fit on the 672 standard training units of each
+replication; its in-sample √PEHE must beat the *oracle constant* predictor (the true mean
+effect for everyone, whose √PEHE is SD(τ)) — i.e. it learned real heterogeneity — and stay under
+a regression ceiling; its doubly-robust ATE must sit within a few of its own SEs of the truth.
+The data live outside the repo: the tests skip (saying why) when the files are absent; set
+``CAUSAL_IHDP_DIR`` to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import estimators
+
+IHDP_DIR = Path(os.environ.get("CAUSAL_IHDP_DIR", "/work/shared/data/ihdp"))
+COLUMNS = ["treatment", "y_factual", "y_cfactual", "mu0", "mu1"] + [f"x{i}" for i in range(1, 26)]
+# Replications with real effect heterogeneity (SD of the true CATE on the training units: 1.9,
+# 2.6, 1.5; most replications have SD < 1) plus replication 1, the usual smoke case.
+REPS = (1, 4, 5, 8)
+# The README's published check: replication 1 has SATE 4.016 over all 747 units.
+REP1_SATE = 4.016
+REP1_ATOL = 5e-4  # the README rounds to three decimals
+# Ceiling on the mean in-sample √PEHE over REPS. A linear T-learner (OLS per arm; sklearn) scores
+# 0.69/0.68/1.05/1.16 on these replications (mean 0.90) and the issue's target for AutoCate is
+# ≤ 1.0 over all 50; 1.0 leaves room for seed noise while failing any estimator that does worse
+# than a per-arm linear regression on average.
+PEHE_CEILING = 1.0
+ATE_Z_MAX = 4.0  # |ATE - SATE| ≤ 4 SE; a correct SE exceeds this with probability 6e-5 a rep
+
+pytestmark = pytest.mark.skipif(
+    not (IHDP_DIR / "csv" / "ihdp_npci_1.csv").is_file(),
+    reason=f"IHDP data not found in {IHDP_DIR} (set CAUSAL_IHDP_DIR)",
+)
+
+
+def load(rep: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Replication ``rep`` as a DataFrame and its boolean mask of the 75 standard test units."""
+    df = pd.read_csv(IHDP_DIR / "csv" / f"ihdp_npci_{rep}.csv", header=None)
+    df.columns = COLUMNS
+    split = pd.read_csv(IHDP_DIR / "test_split_rows.csv")
+    test = np.zeros(len(df), dtype=bool)
+    test[split.loc[split["replication"] == rep, "csv_row"].to_numpy()] = True
+    return df, test
+
+
+def test_ihdp_files_match_readme():
+    df, test = load(1)
+    assert df.shape == (747, 30)
+    assert int(df["treatment"].sum()) == 139
+    assert int(test.sum()) == 75
+    np.testing.assert_allclose((df["mu1"] - df["mu0"]).mean(), REP1_SATE, atol=REP1_ATOL)
+
+
+@pytest.fixture(scope="module")
+def fits() -> list[dict[str, float]]:
+    out = []
+    for rep in REPS:
+        df, test = load(rep)
+        train = df.loc[~test]
+        x = train[[f"x{i}" for i in range(1, 26)]]
+        tau = (train["mu1"] - train["mu0"]).to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = estimators.AutoCate(random_state=0, n_jobs=1).fit(
+                train["y_factual"].to_numpy(), train["treatment"].to_numpy(), X=x
+            )
+        tau_hat = np.asarray(est.effect(x), dtype=float).reshape(-1)
+        ate = float(np.asarray(est.ate(), dtype=float).reshape(-1)[0])
+        lo, hi = (float(np.asarray(v, dtype=float).reshape(-1)[0]) for v in est.ate_interval())
+        out.append(
+            {
+                "rep": rep,
+                "pehe": float(np.sqrt(np.mean((tau_hat - tau) ** 2))),
+                "oracle_constant_pehe": float(tau.std()),
+                "ate_z": abs(ate - tau.mean()) / ((hi - lo) / (2 * 1.959963984540054)),
+            }
+        )
+    print(out)  # shown with pytest -s
+    return out
+
+
+def test_autocate_learns_heterogeneity_on_ihdp(fits):
+    for f in fits:
+        assert f["pehe"] < f["oracle_constant_pehe"], f
+    mean_pehe = np.mean([f["pehe"] for f in fits])
+    assert mean_pehe <= PEHE_CEILING, fits
+
+
+def test_autocate_ate_within_its_interval_scale_on_ihdp(fits):
+    for f in fits:
+        assert f["ate_z"] <= ATE_Z_MAX, f
