@@ -55,6 +55,9 @@ _NUMERIC_DUCK = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
     "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
 )  # fmt: skip
+_INT_DUCK = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "BOOLEAN",
+)  # fmt: skip
 MISSING_LABEL = "(missing)"
 
 
@@ -221,10 +224,20 @@ class DuckDBEngine:
         alias = {c: f"c{i}" for i, c in enumerate(cols)}
         # null counts of the raw rows: a cheap ungrouped pass (Parquet answers it from its
         # statistics). Columns without nulls need no missing-value aggregates below.
-        counts = con.execute(
-            f"SELECT COUNT(*), {', '.join(f'COUNT({q(c)})' for c in cols)} FROM {src}", params
-        ).fetchall()[0]
+        # Integer columns (without a roll-up) take an exact path: SUM of values and of products
+        # in integer arithmetic (HUGEINT sums), so moments are exact and fast; MIN/MAX (free on
+        # Parquet) bound the products to rule out BIGINT overflow.
+        int_cols = [c for c in cols if roll is None and types[c].split("(")[0] in _INT_DUCK]
+        pre = [f"COUNT({q(c)})" for c in cols]
+        pre += [f"MIN({q(c)}), MAX({q(c)})" for c in int_cols]
+        counts = con.execute(f"SELECT COUNT(*), {', '.join(pre)} FROM {src}", params).fetchall()[0]
+        n_rows = int(counts[0])
         has_null = {alias[c]: counts[0] - counts[i + 1] > 0 for i, c in enumerate(cols)}
+        lim = counts[1 + len(cols) :]
+        bound = {
+            alias[c]: max(abs(int(lim[2 * i] or 0)), abs(int(lim[2 * i + 1] or 0)))
+            for i, c in enumerate(int_cols)
+        }
         if roll is None:
             for c in request.value_columns():
                 if has_null[alias[c]]:
@@ -239,7 +252,10 @@ class DuckDBEngine:
         if roll is None:
             l1 = [f"{q(request.variant)} AS v", "1 AS nu"]
             l1 += [f"{q(s)} AS {a}" for s, a in segs.items()]
-            l1 += [f"{_as_double(q(c), types[c])} AS {a}" for c, a in alias.items()]
+            l1 += [
+                f"{_as_bigint(q(c), types[c]) if a in bound else _as_double(q(c), types[c])} AS {a}"
+                for c, a in alias.items()
+            ]
             level1 = f"SELECT {', '.join(l1)} FROM {src}"
         else:
             nu = f"COUNT(DISTINCT {q(request.unit)})" if clustered and request.unit else "COUNT(*)"
@@ -258,10 +274,13 @@ class DuckDBEngine:
         # ("ind", covariate alias) for a missing indicator. Indicator moments are derived
         # exactly from missing counts and filtered means (no per-row indicator products).
         exprs: dict[str, str] = {}  # sql -> alias, deduplicated across metrics
+        ebound: dict[str, int] = {}  # integer expression alias -> bound on |value|
 
-        def ex(sql: str) -> str:
+        def ex(sql: str, base: str | None = None) -> str:
             if sql not in exprs:
                 exprs[sql] = f"e{len(exprs)}"
+                if base is not None and base in bound:
+                    ebound[exprs[sql]] = bound[base]
             return exprs[sql]
 
         plan: dict[str, list[tuple[str, str]]] = {}
@@ -273,28 +292,46 @@ class DuckDBEngine:
                 elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in alias:
                     slots.append(("ind", alias[nm[: -len(MISSING_SUFFIX)]]))
                 elif nm in m.covariates and has_null[alias[nm]]:
-                    slots.append(("x", ex(f"COALESCE({alias[nm]}, 0.0)")))
+                    a = alias[nm]
+                    zero = "0" if a in bound else "0.0"
+                    slots.append(("x", ex(f"COALESCE({a}, {zero})", a)))
                 elif m.name in cap_of and isinstance(m, Mean) and nm == m.column:
-                    slots.append(("x", ex(f"LEAST({alias[nm]}, {cap_of[m.name]})")))
+                    a = alias[nm]
+                    slots.append(("x", ex(f"LEAST(CAST({a} AS DOUBLE), {cap_of[m.name]})")))
                 else:
-                    slots.append(("x", ex(alias[nm])))
+                    slots.append(("x", ex(alias[nm], alias[nm])))
             plan[m.name] = slots
         sql_of = {a: s for s, a in exprs.items()}
         aggs = ["COUNT(*) AS n"]
         if roll is not None:
             aggs.append("COUNT(*) FILTER (WHERE v <> v2) AS mixed")
         aggs += [f"COUNT(*) - COUNT({a}) AS miss_{a}" for a in alias.values() if has_null[a]]
-        aggs += [f"AVG({sql}) AS avg_{a}" for sql, a in exprs.items()]
+        aggs += [
+            f"SUM({sql}) AS sum_{a}" if a in ebound else f"AVG({sql}) AS avg_{a}"
+            for sql, a in exprs.items()
+        ]
         pairs: dict[tuple[str, str], str] = {}
         extra: dict[tuple[str, str, str], str] = {}  # derived indicator aggregates
 
         def pair(a: str, b: str) -> str:
             key = (a, b) if a <= b else (b, a)
             if key not in pairs:
-                pairs[key] = f"p{len(pairs)}"
                 sa, sb = sql_of[key[0]], sql_of[key[1]]
-                fn = f"VAR_SAMP({sa})" if sa == sb else f"COVAR_SAMP({sa}, {sb})"
-                aggs.append(f"{fn} AS {pairs[key]}")
+                ba, bb = ebound.get(key[0]), ebound.get(key[1])
+                if ba is not None and bb is not None and ba * bb < 2**62:
+                    pairs[key] = f"ip{len(pairs)}"  # exact: sum of BIGINT products
+                    aggs.append(f"SUM({sa} * {sb}) AS {pairs[key]}")
+                elif ba is not None and bb is not None and ba * bb * max(n_rows, 1) < 2**125:
+                    pairs[key] = f"ip{len(pairs)}"  # exact, wider: HUGEINT products
+                    aggs.append(f"SUM(CAST({sa} AS HUGEINT) * {sb}) AS {pairs[key]}")
+                else:
+                    pairs[key] = f"p{len(pairs)}"
+                    if ba is not None:
+                        sa = f"CAST({sa} AS DOUBLE)"
+                    if bb is not None:
+                        sb = f"CAST({sb} AS DOUBLE)"
+                    fn = f"VAR_SAMP({sa})" if key[0] == key[1] else f"COVAR_SAMP({sa}, {sb})"
+                    aggs.append(f"{fn} AS {pairs[key]}")
             return pairs[key]
 
         def filtered_avg(x: str, c: str) -> str:
@@ -399,13 +436,23 @@ def _moments_from_row(
     com = np.zeros((k, k))
     miss = {a: int(r.get(f"miss_{a}", 0)) for kind, a in slots if kind == "ind"}
     for i, (kind, a) in enumerate(slots):
-        mean[i] = miss[a] / n if kind == "ind" else _num(r[f"avg_{a}"])
+        if kind == "ind":
+            mean[i] = miss[a] / n
+        elif f"sum_{a}" in r:
+            mean[i] = int(r[f"sum_{a}"]) / n  # exact integer sum, correctly rounded
+        else:
+            mean[i] = _num(r[f"avg_{a}"])
     for i, (ka, a) in enumerate(slots):
         for j in range(i, k):
             kb, b = slots[j]
             if ka == "x" and kb == "x":
-                val = r[pairs[(a, b) if a <= b else (b, a)]]
-                c = 0.0 if n < 2 or val is None else float(val) * (n - 1)
+                name = pairs[(a, b) if a <= b else (b, a)]
+                val = r[name]
+                if name.startswith("ip"):  # exact: (n sum(ab) - sum(a) sum(b)) / n
+                    sa, sb = int(r[f"sum_{a}"]), int(r[f"sum_{b}"])
+                    c = (n * int(val) - sa * sb) / n
+                else:
+                    c = 0.0 if n < 2 or val is None else float(val) * (n - 1)
             elif ka == "ind" and kb == "ind":
                 if a == b:
                     c = miss[a] - miss[a] ** 2 / n
@@ -422,6 +469,13 @@ def _moments_from_row(
                 c = 0.0 if fa is None else m * (float(fa) - xbar)
             com[i, j] = com[j, i] = c
     return Moments(n=n, names=names, mean=mean, comoment=com)
+
+
+def _as_bigint(col: str, duck_type: str) -> str:
+    """SQL casting an integer or boolean column to BIGINT (exact-integer moments)."""
+    if duck_type == "BOOLEAN":
+        return f"CAST(CAST({col} AS INTEGER) AS BIGINT)"
+    return f"CAST({col} AS BIGINT)"
 
 
 def _as_double(col: str, duck_type: str) -> str:

@@ -158,6 +158,29 @@ def test_variance_stable_at_mean_1e8(engine):
         assert abs(raw / ref - 1) > 0.01  # the raw-sum formula is off by more than 1%
 
 
+@pytest.mark.parametrize("base", [10**9, 4 * 10**9], ids=["bigint", "hugeint"])
+def test_integer_columns_exact(base):
+    """Integer columns use exact integer power sums (BIGINT products, or HUGEINT ones when
+    |x| * |y| could overflow BIGINT); both match numpy two-pass at mean/sd ~ 1e8."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    df = pd.DataFrame(
+        {
+            "arm": rng.choice(["a", "b"], n),
+            "x": base + rng.integers(0, 100, n),
+            "y": rng.integers(0, 50, n),
+            "flag": rng.random(n) < 0.3,
+        }
+    )
+    req = AggregateRequest("arm", (Ratio("r", "x", "y"), Proportion("p", "flag")))
+    agg = DuckDBEngine().aggregate(df, req)
+    _assert_same(agg, PandasEngine().aggregate(df, req))
+    sub = df[df["arm"] == "a"]
+    m = agg.moments[GroupKey("a")]["r"]
+    ref = np.cov(sub[["x", "y"]].to_numpy(float), rowvar=False)
+    np.testing.assert_allclose(m.cov, ref, rtol=PARITY_RTOL)
+
+
 def test_duckdb_reads_parquet_csv_and_tables(tmp_path):
     df = _data(1500)
     req = AggregateRequest("arm", METRICS, unit="user", segments=("platform",))
