@@ -300,6 +300,7 @@ class BaseCate:
         self.feature_names_in_ = [c.name for c in d.x_schema]
         self.n_clusters_ = None if d.groups is None else int(np.unique(d.groups).size)
         self.propensity_ = None if ctx.nuis.e is None else ctx.nuis.e.copy()
+        self.folds_ = ctx.nuis.folds.copy()
 
     # ------------------------------------------------------------------ final stage hooks
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
