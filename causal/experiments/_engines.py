@@ -17,6 +17,7 @@ are query parameters, never pasted into SQL.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from collections.abc import Sequence
@@ -200,7 +201,9 @@ class DuckDBEngine:
         con = self.connection
         if con is None:
             con = duckdb.connect()
-            con.execute("SET enable_progress_bar = false")
+            # no progress bar on stderr (in Jupyter, DuckDB refuses without ipywidgets)
+            with contextlib.suppress(duckdb.Error):
+                con.execute("SET enable_progress_bar = false")
         try:
             return self._aggregate(con, source, request)
         finally:
