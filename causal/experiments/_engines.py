@@ -241,6 +241,12 @@ class DuckDBEngine:
             alias[c]: max(abs(int(lim[2 * i] or 0)), abs(int(lim[2 * i + 1] or 0)))
             for i, c in enumerate(int_cols)
         }
+        # 0/1 columns (proportions): x * x == x, so their sum of squares is their sum
+        binary = {
+            alias[c]
+            for i, c in enumerate(int_cols)
+            if int(lim[2 * i] or 0) >= 0 and bound[alias[c]] <= 1
+        }
         if roll is None:
             for c in request.value_columns():
                 if has_null[alias[c]]:
@@ -278,12 +284,15 @@ class DuckDBEngine:
         # exactly from missing counts and filtered means (no per-row indicator products).
         exprs: dict[str, str] = {}  # sql -> alias, deduplicated across metrics
         ebound: dict[str, int] = {}  # integer expression alias -> bound on |value|
+        ebinary: set[str] = set()  # expressions whose values are all 0 or 1
 
         def ex(sql: str, base: str | None = None) -> str:
             if sql not in exprs:
                 exprs[sql] = f"e{len(exprs)}"
                 if base is not None and base in bound:
                     ebound[exprs[sql]] = bound[base]
+                if base is not None and base in binary:
+                    ebinary.add(exprs[sql])
             return exprs[sql]
 
         plan: dict[str, list[tuple[str, str]]] = {}
@@ -321,7 +330,9 @@ class DuckDBEngine:
             if key not in pairs:
                 sa, sb = sql_of[key[0]], sql_of[key[1]]
                 ba, bb = ebound.get(key[0]), ebound.get(key[1])
-                if ba is not None and bb is not None and ba * bb < 2**62:
+                if key[0] == key[1] and key[0] in ebinary:
+                    pairs[key] = f"bp{len(pairs)}"  # sum(x * x) == sum(x): nothing to compute
+                elif ba is not None and bb is not None and ba * bb < 2**62:
                     pairs[key] = f"ip{len(pairs)}"  # exact: sum of BIGINT products
                     aggs.append(f"SUM({sa} * {sb}) AS {pairs[key]}")
                 elif ba is not None and bb is not None and ba * bb * max(n_rows, 1) < 2**125:
@@ -450,8 +461,8 @@ def _moments_from_row(
             kb, b = slots[j]
             if ka == "x" and kb == "x":
                 name = pairs[(a, b) if a <= b else (b, a)]
-                val = r[name]
-                if name.startswith("ip"):  # exact: (n sum(ab) - sum(a) sum(b)) / n
+                val = r[f"sum_{a}"] if name.startswith("bp") else r[name]
+                if name.startswith(("ip", "bp")):  # exact: (n sum(ab) - sum(a) sum(b)) / n
                     sa, sb = int(r[f"sum_{a}"]), int(r[f"sum_{b}"])
                     c = (n * int(val) - sa * sb) / n
                 else:
