@@ -97,6 +97,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system, all threads) used by this process so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _design(kind: str):
     from causal.experiments import ExperimentDesign, Mean, Proportion, Ratio
 
@@ -128,11 +134,11 @@ def worker_ours(path: str, kind: str, engine: str) -> dict:
         data = pd.read_parquet(path)
     else:
         data = path
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     ro = ce.readout(data, design, engine=engine)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, _cpu() - c0
     r = next(r for r in ro.metrics if r.metric == "ctr")
-    return {"seconds": secs, "peak_mb": _peak_mb(), "ctr_effect": r.effect, "ctr_se": r.se,
+    return {"seconds": secs, "cpu": cpu, "peak_mb": _peak_mb(), "ctr_effect": r.effect, "ctr_se": r.se,
             "n_rows_metrics": len(ro.metrics)}  # fmt: skip
 
 
@@ -141,7 +147,7 @@ def worker_teatasting(path: str) -> dict:
     import tea_tasting as tt
 
     con = ibis.duckdb.connect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     data = con.read_parquet(path)
     exp = tt.Experiment(
         revenue=tt.Mean("revenue", "revenue_pre"),
@@ -151,9 +157,9 @@ def worker_teatasting(path: str) -> dict:
         variant="arm",
     )
     res = exp.analyze(data, control=0)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, _cpu() - c0
     ctr = next(r for r in res.to_dicts() if r["metric"] == "ctr")
-    return {"seconds": secs, "peak_mb": _peak_mb(), "ctr_effect": ctr["effect_size"]}
+    return {"seconds": secs, "cpu": cpu, "peak_mb": _peak_mb(), "ctr_effect": ctr["effect_size"]}
 
 
 def worker_statsmodels(path: str) -> dict:
@@ -163,7 +169,7 @@ def worker_statsmodels(path: str) -> dict:
     import statsmodels.api as sm
 
     df = pd.read_parquet(path)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     treat = (df["arm"] == 1).astype(float).to_numpy()
     one = np.ones(len(df))
     out = {}
@@ -175,8 +181,8 @@ def worker_statsmodels(path: str) -> dict:
     w = df["views"].to_numpy(float)
     fit = sm.WLS(df["clicks"].to_numpy(float) / w, X0, weights=w).fit(cov_type="HC1")
     out["ctr"] = fit.params[1]
-    secs = time.perf_counter() - t0
-    return {"seconds": secs, "peak_mb": _peak_mb(), "ctr_effect": float(out["ctr"]),
+    secs, cpu = time.perf_counter() - t0, _cpu() - c0
+    return {"seconds": secs, "cpu": cpu, "peak_mb": _peak_mb(), "ctr_effect": float(out["ctr"]),
             "ctr_se": float(fit.bse[1])}  # fmt: skip
 
 
@@ -192,6 +198,13 @@ def run_worker(args: list[str], python: str = sys.executable) -> dict | None:
 # ------------------------------------------------------------------------------------ driver
 def _ratio(a: float, b: float) -> str:
     return f"{b / a:.2f}x" if a > 0 else "n/a"
+
+
+def _line(label: str, res: dict) -> str:
+    return (
+        f"   {label:<28s} {res['seconds']:7.2f} s wall  {res['cpu']:7.2f} s cpu  "
+        f"peak {res['peak_mb']:6.0f} MB"
+    )
 
 
 def main() -> None:
@@ -220,7 +233,11 @@ def main() -> None:
     n_b = a.big_rows or (1_000_000 if a.quick else 100_000_000)
     n_c = 200_000 if a.quick else 2_000_000
     skip = set(a.skip.upper().split(",")) if a.skip else set()
-    print(f"# bench_readout ({'quick' if a.quick else 'full'}); cpus={os.cpu_count()}")
+    load = os.getloadavg()[0]
+    print(
+        f"# bench_readout ({'quick' if a.quick else 'full'}); cpus={os.cpu_count()}, "
+        f"load average {load:.1f} at start (wall times grow with load; cpu times less so)"
+    )
 
     if "A" not in skip:
         t = time.perf_counter()
@@ -234,14 +251,13 @@ def main() -> None:
         else:
             print(f"   tea-tasting baseline skipped: {a.tt_python} not found (see docstring)")
         if ours:
-            print(f"   ours (causal, duckdb):  {ours['seconds']:7.2f} s  "
-                  f"peak {ours['peak_mb']:7.0f} MB")  # fmt: skip
+            print(_line("ours (causal, duckdb):", ours))
         if base:
-            print(f"   tea-tasting (duckdb):   {base['seconds']:7.2f} s  "
-                  f"peak {base['peak_mb']:7.0f} MB")  # fmt: skip
+            print(_line("tea-tasting (duckdb):", base))
         if ours and base:
             print(
-                f"   ratio tea-tasting/ours: {_ratio(ours['seconds'], base['seconds'])} "
+                f"   ratio tea-tasting/ours: {_ratio(ours['seconds'], base['seconds'])} wall, "
+                f"{_ratio(ours['cpu'], base['cpu'])} cpu "
                 f"(ctr effect {ours['ctr_effect']:.6g} vs {base['ctr_effect']:.6g})"
             )
 
@@ -262,9 +278,8 @@ def main() -> None:
             res = run_worker(["ours", str(sub / "*.parquet"), "big", "duckdb"])
             if res:
                 rows = n_b // 4 * k
-                print(f"   {rows:>12,} rows: {res['seconds']:7.2f} s  "
-                      f"peak {res['peak_mb']:7.0f} MB  ({rows / res['seconds'] / 1e6:.1f}M "
-                      "rows/s)")  # fmt: skip
+                print(_line(f"{rows:>12,} rows:", res) + f"  ({rows / res['cpu'] / 1e6:.1f}M "
+                      "rows per cpu-second)")  # fmt: skip
 
     if "C" not in skip:
         pc = make_parquet(d / f"small_{n_c}.parquet", n_c, "small")
@@ -272,11 +287,10 @@ def main() -> None:
         ours = run_worker(["ours", str(pc), "small", "pandas"])
         base = run_worker(["statsmodels", str(pc)])
         if ours and base:
-            print(f"   ours (causal, pandas):      {ours['seconds']:7.2f} s  "
-                  f"peak {ours['peak_mb']:7.0f} MB")  # fmt: skip
-            print(f"   pandas + statsmodels (OLS): {base['seconds']:7.2f} s  "
-                  f"peak {base['peak_mb']:7.0f} MB")  # fmt: skip
-            print(f"   ratio baseline/ours: {_ratio(ours['seconds'], base['seconds'])} "
+            print(_line("ours (causal, pandas):", ours))
+            print(_line("pandas + statsmodels (OLS):", base))
+            print(f"   ratio baseline/ours: {_ratio(ours['seconds'], base['seconds'])} wall, "
+                  f"{_ratio(ours['cpu'], base['cpu'])} cpu "
                   f"(ctr effect {ours['ctr_effect']:.6g} vs {base['ctr_effect']:.6g}; "
                   "ours CUPED-adjusted)")  # fmt: skip
 
