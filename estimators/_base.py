@@ -26,9 +26,13 @@ from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
 __all__ = ["BaseCate", "Context", "build_context"]
 
-#: Refuse to estimate when more than this share of units has a propensity clipped: the
-#: treatment is then (almost) determined by the covariates and no ATE is identified.
-MAX_CLIPPED_SHARE = 0.5
+#: Refuse to estimate when an arm is this separable from control (out-of-fold AUC of the
+#: propensity): treatment is then (almost) determined by the covariates.
+MAX_SEPARATION_AUC = 0.99
+#: Warn when an arm is this separable from control.
+THIN_OVERLAP_AUC = 0.95
+#: Warn when more than this share of units has a propensity outside [0.05, 0.95].
+THIN_OVERLAP_SHARE = 0.05
 
 COMMON_CONSTRAINTS: dict[str, Any] = {
     "cv": Integer(2, 20, allow_none=True),
@@ -110,7 +114,7 @@ def build_context(
     dr = None
     if data.discrete:
         assert nuis.e is not None and nuis.mu is not None
-        _check_overlap(nuis.e, clip, data.levels)
+        _check_overlap(nuis.e, data.t_codes, clip, data.levels)
         n_levels = len(data.levels)
         onehot = np.eye(n_levels)[data.t_codes]
         t_res = onehot[:, 1:] - nuis.e[:, 1:]
@@ -153,34 +157,53 @@ def build_context(
     )
 
 
-def _check_overlap(e: np.ndarray, clip: float, levels: tuple[Any, ...]) -> None:
-    outside = (e < clip) | (e > 1 - clip)
-    share = float(outside.any(axis=1).mean())
-    if share == 0:
-        return
-    worst = int(np.argmax(outside.mean(axis=0)))
-    msg = (
-        f"{share:.1%} of units have an estimated propensity outside [{clip:g}, {1 - clip:g}] "
-        f"(most often for treatment level {levels[worst]!r}); "
-    )
-    if share > MAX_CLIPPED_SHARE:
-        raise EstimatorInputError(
-            msg + "treatment is (nearly) determined by X/W, so there is no overlap and no "
-            "effect is identified. Drop the columns that determine treatment or restrict the "
-            "data to units that could receive either arm."
+def _check_overlap(e: np.ndarray, codes: np.ndarray, clip: float, levels: tuple[Any, ...]) -> None:
+    """Refuse when an arm is (almost) perfectly separable from control; warn on thin overlap.
+
+    Separability: the out-of-fold AUC of ``e_a / (e_a + e_0)`` for arm ``a`` vs control is at
+    least ``MAX_SEPARATION_AUC`` (regularised propensity models rarely reach 0 or 1 even when
+    treatment is a deterministic function of X, so the AUC is the reliable signal). Thin
+    overlap (a warning): AUC at least ``THIN_OVERLAP_AUC``, any propensity clipped, or more
+    than ``THIN_OVERLAP_SHARE`` of units with an arm's propensity outside [0.05, 0.95].
+    """
+    from scipy.stats import rankdata
+
+    worst_auc = 0.0
+    for a in range(1, len(levels)):
+        keep = (codes == a) | (codes == 0)
+        score = e[keep, a] / np.maximum(e[keep, a] + e[keep, 0], 1e-12)
+        pos = codes[keep] == a
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        ranks = rankdata(score)
+        auc = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        if auc >= MAX_SEPARATION_AUC:
+            raise EstimatorInputError(
+                f"No overlap: treatment level {levels[a]!r} vs control {levels[0]!r} is almost "
+                f"perfectly predictable from X/W (out-of-fold AUC {auc:.3f}), so no effect is "
+                "identified. Drop the columns that determine treatment or restrict the data to "
+                "units that could receive either arm."
+            )
+        worst_auc = max(worst_auc, float(auc))
+    clipped = ((e < clip) | (e > 1 - clip)).any(axis=1)
+    extreme = ((e < 0.05) | (e > 0.95)).any(axis=1)
+    if clipped.any() or extreme.mean() > THIN_OVERLAP_SHARE or worst_auc >= THIN_OVERLAP_AUC:
+        worst = int(np.argmax(((e < 0.05) | (e > 0.95)).mean(axis=0)))
+        warnings.warn(
+            f"Thin overlap: treatment is predictable from X/W (out-of-fold AUC up to "
+            f"{worst_auc:.3f}); {extreme.mean():.1%} of units have an estimated propensity outside "
+            f"[0.05, 0.95] (most often for treatment level {levels[worst]!r}); "
+            f"{clipped.mean():.1%} were clipped to [{clip:g}, {1 - clip:g}]. Effects there rest "
+            "on extrapolation; consider trimming those units.",
+            OverlapWarning,
+            stacklevel=4,
         )
-    warnings.warn(
-        msg + "they were clipped; effects there rest on extrapolation.",
-        OverlapWarning,
-        stacklevel=4,
-    )
 
 
 class BaseCate:
     """Common API: ``fit``, ``effect``, ``effect_interval``, ``ate``, ``ate_interval``.
 
     Subclasses define ``__init__`` (storing arguments only), ``_constraints`` and the final
-    stage ``_final_fit(ctx, rows) -> state`` / ``_final_predict(state, ctx, x_num, x_lin, Xf)
+    stage ``_final_fit(ctx, rows) -> state`` / ``_final_predict(state, ctx, Xf, with_var)
     -> (tau, var | None)`` with ``tau`` and ``var`` of shape (m, d_y, k).
     """
 
@@ -307,7 +330,7 @@ class BaseCate:
         raise NotImplementedError
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
@@ -316,7 +339,9 @@ class BaseCate:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Predict for training rows (AutoCate scoring); learners may use out-of-fold values."""
         assert ctx.data.X is not None
-        return self._final_predict(state, ctx, ctx.data.X.iloc[rows].reset_index(drop=True))
+        return self._final_predict(
+            state, ctx, ctx.data.X.iloc[rows].reset_index(drop=True), with_var=False
+        )
 
     # ------------------------------------------------------------------ helpers
     def _fitted(self) -> Context:
@@ -354,7 +379,9 @@ class BaseCate:
         a0 = -1 if T0 is None else index(T0, "T0")
         return a1, a0, 1.0
 
-    def _tau_var(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, Context]:
+    def _tau_var(
+        self, X: Any, with_var: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, Context]:
         ctx = self._fitted()
         d = ctx.data
         if d.X is None:
@@ -376,7 +403,7 @@ class BaseCate:
                 f"{self.feature_names_in_[:5]}{'...' if len(self.feature_names_in_) > 5 else ''}."
             )
         Xf = frame_like(X, d.x_schema, "X", "x")
-        tau, var = self._final_predict(self._state, ctx, Xf)
+        tau, var = self._final_predict(self._state, ctx, Xf, with_var)
         return tau, var, ctx
 
     def _shape(self, arr: np.ndarray, ctx: Context, X: Any) -> Any:
@@ -406,7 +433,7 @@ class BaseCate:
         ndarray of shape (m,) or (m, d_y); a Series/DataFrame indexed like ``X`` when ``X`` is
         a DataFrame (columns: outcome names).
         """
-        tau, _, ctx = self._tau_var(X)
+        tau, _, ctx = self._tau_var(X, with_var=False)
         a1, a0, scale = self._arm(ctx, T0, T1)
         out = tau[:, :, a1] * scale
         if a0 >= 0:

@@ -218,16 +218,19 @@ class CausalForest(_Common):
         return forests
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         x = ctx.enc_num.transform(Xf, len(Xf))
         tau = np.empty((len(Xf), len(state), ctx.k))
         var = np.empty_like(tau)
         for j, forest in enumerate(state):
+            if not with_var:
+                tau[:, j, :] = forest.predict(x)
+                continue
             point, v = forest.predict_and_var(x)
             tau[:, j, :] = point
             var[:, j, :] = np.diagonal(v, axis1=1, axis2=2)
-        return tau, var
+        return tau, (var if with_var else None)
 
 
 class LinearDML(_Common):
@@ -287,7 +290,7 @@ class LinearDML(_Common):
         ]
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         return _linear_predict(state, _with_intercept(ctx.enc_lin.transform(Xf, len(Xf))), ctx.k)
 
@@ -434,7 +437,7 @@ class DRLearner(_Common):
         return ("forest", forests)
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         kind, fitted = state
         if kind == "linear":
@@ -445,10 +448,13 @@ class DRLearner(_Common):
         tau = np.empty((len(Xf), len(fitted), ctx.k))
         var = np.empty_like(tau)
         for j, forest in enumerate(fitted):
+            if not with_var:
+                tau[:, j, :] = forest.predict(x).reshape(len(Xf), -1)
+                continue
             point, v = forest.predict_and_var(x)
             tau[:, j, :] = point
             var[:, j, :] = np.diagonal(v, axis1=1, axis2=2)
-        return tau, var
+        return tau, (var if with_var else None)
 
 
 class _MetaLearner(_Common):
@@ -533,7 +539,7 @@ class TLearner(_MetaLearner):
         ]
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         d_y = ctx.data.y.shape[1]
         tau = np.empty((len(Xf), d_y, ctx.k))
@@ -611,7 +617,7 @@ class SLearner(_MetaLearner):
         return (models, proj)
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         models, proj = state
         if proj is None:
@@ -665,7 +671,7 @@ class XLearner(_MetaLearner):
         return fitted
 
     def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         tau = np.empty((len(Xf), len(state), ctx.k))
         probs = None

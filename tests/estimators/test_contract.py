@@ -122,6 +122,7 @@ def test_continuous_treatment() -> None:
 def test_autocate_score_table_and_best(data: dict[str, object]) -> None:
     est = estimators.AutoCate(
         candidates=["LinearDML", "TLearner", "SLearner"],
+        strategy="select",
         cv=2,
         random_state=0,
         nuisance_params=NUISANCE,
@@ -152,6 +153,23 @@ def test_autocate_score_table_and_best(data: dict[str, object]) -> None:
     ).fit(data["Y"], data["T"], X=data["X"])
     assert blend.weights_.sum() == pytest.approx(1.0)
     assert (blend.weights_ >= 0).all()
+    if blend.best_estimator_ is None:  # a true blend has no valid CATE interval
+        with pytest.raises(NotImplementedError, match="require_intervals"):
+            blend.effect_interval(data["X"])
+    sure = estimators.AutoCate(
+        candidates=["LinearDML", "TLearner"],
+        require_intervals=True,
+        cv=2,
+        random_state=0,
+        nuisance_params=NUISANCE,
+    ).fit(data["Y"], data["T"], X=data["X"])
+    assert sure.selected_ == "LinearDML"
+    lo, hi = sure.effect_interval(data["X"])
+    assert (lo < hi).all()
+    with pytest.raises(estimators.EstimatorInputError, match="require_intervals"):
+        estimators.AutoCate(strategy="ensemble", require_intervals=True).fit(
+            data["Y"], data["T"], X=data["X"]
+        )
 
 
 def test_get_set_params() -> None:
