@@ -60,6 +60,7 @@ _INT_DUCK = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "BOOLEAN",
 )  # fmt: skip
 MISSING_LABEL = "(missing)"
+_FEW_GROUPS = 8  # pandas engine: up to this many groups, select each by a mask
 
 
 @runtime_checkable
@@ -579,31 +580,31 @@ class PandasEngine:
         # labels as sorted integer codes (NaN = missing), so min/max per unit run in C
         v_code, v_uniq = _codes(df[request.variant])
         seg_codes = {s: _codes(df[s]) for s in request.segments}
-        base = pd.DataFrame(
-            {"v": v_code}
-            | {f"s:{s}": sc[0] for s, sc in seg_codes.items()}
-            | {c: pd.to_numeric(df[c], errors="coerce").astype(float) for c in cols}
-        )
+        l1: dict[str, np.ndarray]  # one array per column, one row per unit (or cluster)
         if roll is not None:
+            base = pd.DataFrame(
+                {"v": v_code}
+                | {f"s:{s}": sc[0] for s, sc in seg_codes.items()}
+                | {c: _as_float(df[c]) for c in cols}
+            )
             base["roll"] = df[roll].to_numpy()
             if clustered and request.unit:
                 base["unit"] = df[request.unit].to_numpy()
             g = base.groupby("roll", sort=False, dropna=False)
-            l1 = pd.DataFrame({"v": g["v"].min(), "v2": g["v"].max()})
+            l1 = {"v": g["v"].min().to_numpy(float), "v2": g["v"].max().to_numpy(float)}
             for s in request.segments:
-                l1[f"s:{s}"] = g[f"s:{s}"].min()
+                l1[f"s:{s}"] = g[f"s:{s}"].min().to_numpy(float)
             for c in cols:
-                l1[c] = g[c].sum(min_count=1)
-            l1["nu"] = (g["unit"].nunique() if clustered and request.unit else g.size()).astype(
-                float
-            )
-            l1 = l1.reset_index(drop=True)
+                l1[c] = g[c].sum(min_count=1).to_numpy(float)
+            nu = g["unit"].nunique() if clustered and request.unit else g.size()
+            l1["nu"] = nu.to_numpy(float)
         else:
-            l1 = base
-            l1["v2"] = l1["v"]
-            l1["nu"] = 1.0
+            l1 = {"v": v_code, "v2": v_code}
+            l1 |= {f"s:{s}": sc[0] for s, sc in seg_codes.items()}
+            l1 |= {c: _as_float(df[c]) for c in cols}
+            l1["nu"] = np.ones(len(v_code))
         for c in cols:
-            n_inf = int(np.isinf(l1[c].to_numpy(float)).sum())
+            n_inf = int(np.isinf(l1[c]).sum())
             if n_inf:
                 raise MissingValuesError(
                     f"The column '{c}' holds infinite values for {n_inf} units; remove or cap "
@@ -613,62 +614,86 @@ class PandasEngine:
         for m in request.metrics:
             cap = getattr(m, "cap", None)
             if cap is not None and isinstance(m, Mean):
-                vals = l1[m.column].to_numpy()
+                vals = l1[m.column]
                 caps[m.name] = float(np.quantile(vals[~np.isnan(vals)], float(cap)))
         # per metric: the unit-level matrix of its Moments columns
+        n_units = len(l1["v"])
         mats: dict[str, np.ndarray] = {}
         for m in request.metrics:
-            colsz = []
-            for nm in moment_names(m, clustered=clustered):
+            names = moment_names(m, clustered=clustered)
+            z = np.empty((n_units, len(names)))
+            for j, nm in enumerate(names):
                 if nm in (N_UNITS, N_UNITS_PRE):
-                    colsz.append(l1["nu"].to_numpy(float))
+                    z[:, j] = l1["nu"]
                 elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in l1:
-                    colsz.append(l1[nm[: -len(MISSING_SUFFIX)]].isna().to_numpy(float))
+                    z[:, j] = np.isnan(l1[nm[: -len(MISSING_SUFFIX)]])
                 elif nm in m.covariates:
-                    colsz.append(l1[nm].fillna(0.0).to_numpy(float))
+                    z[:, j] = np.nan_to_num(l1[nm], nan=0.0, posinf=np.inf, neginf=-np.inf)
                 elif m.name in caps and isinstance(m, Mean) and nm == m.column:
-                    colsz.append(np.minimum(l1[nm].to_numpy(float), caps[m.name]))
+                    z[:, j] = np.minimum(l1[nm], caps[m.name])
                 else:
-                    colsz.append(l1[nm].to_numpy(float))
-            mats[m.name] = np.column_stack(colsz)
+                    z[:, j] = l1[nm]
+            mats[m.name] = z
         nv = len(v_uniq) + 1  # the last code is "missing"
-        v_codes = _int_codes(l1["v"].to_numpy(), nv)
-        v2 = _int_codes(l1["v2"].to_numpy(), nv)
-        mixed = v_codes != v2
+        v_codes = _int_codes(l1["v"], nv)
+        mixed = v_codes != _int_codes(l1["v2"], nv)
         out: dict[GroupKey, dict[str, Moments]] = {}
-        for code, idx in _positions(v_codes, nv):
+        for code, idx, group in self._groups(v_codes, nv, mats, request, clustered):
             label = v_uniq[code] if code < len(v_uniq) else None
             r = {"v": label, "n": len(idx), "mixed": int(mixed[idx].sum())}
             for c in request.value_columns():
-                r[f"miss_{c}"] = int(np.isnan(l1[c].to_numpy(float)[idx]).sum())
+                r[f"miss_{c}"] = int(np.isnan(l1[c][idx]).sum())
             variant = MISSING_LABEL if label is None else label
             _raise_row_problems(r, request, {c: c for c in cols}, variant, roll)
-            out[GroupKey(variant)] = self._group(mats, idx, request, clustered)
+            out[GroupKey(variant)] = group
         for s in request.segments:
             s_uniq = seg_codes[s][1]
             ns = len(s_uniq) + 1
-            combo = v_codes * ns + _int_codes(l1[f"s:{s}"].to_numpy(), ns)
-            for code, idx in _positions(combo, nv * ns):
+            combo = v_codes * ns + _int_codes(l1[f"s:{s}"], ns)
+            for code, _, group in self._groups(combo, nv * ns, mats, request, clustered):
                 a, b = divmod(code, ns)
                 key = GroupKey(
                     v_uniq[a] if a < len(v_uniq) else MISSING_LABEL,
                     s,
                     s_uniq[b] if b < len(s_uniq) else MISSING_LABEL,
                 )
-                out[key] = self._group(mats, idx, request, clustered)
+                out[key] = group
         if not out:
             raise CausalError(f"The data have no rows (variant column '{request.variant}').")
         _check_results(out, request)
         return Aggregates(out, clustered=clustered, engine=self.name, caps=caps)
 
     @staticmethod
-    def _group(
-        mats: dict[str, np.ndarray], idx: np.ndarray, request: AggregateRequest, clustered: bool
-    ) -> dict[str, Moments]:
-        return {
-            m.name: Moments.from_array(mats[m.name][idx], moment_names(m, clustered=clustered))
-            for m in request.metrics
-        }
+    def _groups(
+        codes: np.ndarray,
+        n_codes: int,
+        mats: dict[str, np.ndarray],
+        request: AggregateRequest,
+        clustered: bool,
+    ) -> list[tuple[int, np.ndarray, dict[str, Moments]]]:
+        """(code, row positions, Moments per metric) of each code that occurs.
+
+        Few groups: select each by a mask. Many groups: reorder each metric matrix once, then
+        take contiguous slices. Either way Moments are centred two-pass (``from_array``).
+        """
+        counts = np.bincount(codes, minlength=n_codes)
+        present = np.flatnonzero(counts)
+        names = {m.name: moment_names(m, clustered=clustered) for m in request.metrics}
+        out = []
+        if len(present) <= _FEW_GROUPS:
+            for code in present:
+                idx = np.flatnonzero(codes == code)
+                group = {nm: Moments.from_array(mats[nm][idx], names[nm]) for nm in names}
+                out.append((int(code), idx, group))
+            return out
+        order = np.argsort(codes, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        sorted_mats = {nm: z[order] for nm, z in mats.items()}
+        for code in present:
+            lo, hi = bounds[code], bounds[code + 1]
+            group = {nm: Moments.from_array(sorted_mats[nm][lo:hi], names[nm]) for nm in names}
+            out.append((int(code), order[lo:hi], group))
+        return out
 
     @staticmethod
     def _read(source: Any, request: AggregateRequest) -> pd.DataFrame:
@@ -716,13 +741,11 @@ def _int_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
     return out.astype(np.int64)
 
 
-def _positions(codes: np.ndarray, n_codes: int) -> list[tuple[int, np.ndarray]]:
-    """Row positions of each code that occurs (stable order within a group)."""
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(n_codes + 1))
-    return [
-        (i, order[bounds[i] : bounds[i + 1]]) for i in range(n_codes) if bounds[i + 1] > bounds[i]
-    ]
+def _as_float(s: pd.Series) -> np.ndarray:
+    """A numeric or boolean column as float64 (missing values as NaN), without a DataFrame."""
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def get_engine(engine: str | Engine, connection: Any = None) -> Engine:
