@@ -224,6 +224,7 @@ class Readout:
         lines = [_srm_line(self.srm), ""]
         lines.append(text_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS))
         notes = [f"  {r.metric} / {r.variant}: {n}" for r in self.metrics for n in r.notes]
+        notes += [f"  {n}" for n in self.notes]
         if notes:
             lines += ["", "Notes:", *notes]
         if self.guardrails:
