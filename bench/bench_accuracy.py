@@ -9,8 +9,8 @@ Baseline in the same run: econml ``CausalForestDML`` with LightGBM nuisances.
 
 Usage::
 
-    .venv/bin/python bench/bench_accuracy.py            # 5 seeds x 20,000 pins
-    .venv/bin/python bench/bench_accuracy.py --quick    # 2 seeds x 5,000 pins
+    .venv/bin/python bench/bench_accuracy.py            # 3 seeds x 10,000 pins
+    .venv/bin/python bench/bench_accuracy.py --quick    # 2 seeds x 3,000 pins
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     import causal
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds x 5,000 pins")
+    parser.add_argument("--quick", action="store_true", help="2 seeds x 3,000 pins")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--outcomes", nargs="*", default=["saves", "outbound_clicks"])
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
-    n_seeds = args.seeds or (2 if args.quick else 5)
-    n = args.n or (5_000 if args.quick else 20_000)
+    n_seeds = args.seeds or (2 if args.quick else 3)
+    n = args.n or (3_000 if args.quick else 10_000)
     names = list(args.estimators or our_estimators())
     if not args.no_baseline:
         names.append(BASELINE)
