@@ -22,8 +22,8 @@ LAYERS = [
     "causal.data",
     "causal.stats",
 ]
-# Always importable from anywhere inside causal: the root package's error tree and version.
-SHARED = {"causal", "causal._errors"}
+# Always importable from anywhere inside causal: the root package, its error tree, atomic IO.
+SHARED = {"causal", "causal._errors", "causal._io"}
 
 
 def _layer(module: str) -> int | None:

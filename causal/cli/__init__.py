@@ -36,6 +36,7 @@ def _register() -> None:
     # Sub-command modules register on `app` when imported; import them here, not at the top,
     # so each stays importable on its own.
     from causal.cli import (
+        _demo,  # noqa: F401
         _readout,  # noqa: F401
         _simulate,  # noqa: F401
     )

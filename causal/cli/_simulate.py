@@ -8,19 +8,16 @@ so they survive CSV; the content table carries its truth in ``true_*`` columns.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from causal._errors import ConfigError
+from causal._io import table_format, write_json_atomic, write_table
 from causal.cli import app
 
-__all__ = ["simulate_app", "write_table"]
+__all__ = ["simulate_app"]
 
 simulate_app = typer.Typer(
     name="simulate",
@@ -34,73 +31,19 @@ app.add_typer(simulate_app, name="simulate")
 _OUT_HELP = "Output file, .parquet or .csv."
 _SEED_HELP = "Random seed (same seed, same data)."
 
-_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-
-
 def _format_of(path: Path) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    try:
+        return table_format(path)
+    except ValueError:
         raise ConfigError(
             f"The '--out' file '{path}' must end in .parquet or .csv "
             f"(got '{path.suffix or 'no extension'}')."
-        )
-    return fmt
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then move the temporary file onto ``path`` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_table(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
-    """Write ``df`` to ``out`` (.parquet or .csv) atomically; return the path.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> write_table(pd.DataFrame({"a": [1, 2]}), d / "t.csv").name
-    't.csv'
-    """
-    path = Path(out)
-    fmt = _format_of(path)
-    if path.exists() and path.is_dir():
-        raise ConfigError(f"The '--out' path '{path}' is a directory; give a file name.")
-
-    def write(tmp: str) -> None:
-        if fmt == "parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
-
-    try:
-        _atomic_write(path, write)
-    except OSError as exc:
-        raise ConfigError(f"Cannot write '{path}': {exc.strerror or exc}.") from exc
-    return path
+        ) from None
 
 
 def _write_json(obj: Any, path: Path) -> None:
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-
     try:
-        _atomic_write(path, write)
+        write_json_atomic(obj, path)
     except OSError as exc:
         raise ConfigError(f"Cannot write '{path}': {exc.strerror or exc}.") from exc
 
