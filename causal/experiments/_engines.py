@@ -234,7 +234,7 @@ class DuckDBEngine:
         int_cols = [c for c in cols if roll is None and types[c].split("(")[0] in _INT_DUCK]
         pre = [f"COUNT({q(c)})" for c in cols]
         pre += [f"MIN({q(c)}), MAX({q(c)})" for c in int_cols]
-        counts = con.execute(f"SELECT COUNT(*), {', '.join(pre)} FROM {src}", params).fetchall()[0]
+        counts = _prepass(con, src, params, pre, n_counts=1 + len(cols))
         n_rows = int(counts[0])
         has_null = {alias[c]: counts[0] - counts[i + 1] > 0 for i, c in enumerate(cols)}
         lim = counts[1 + len(cols) :]
@@ -429,6 +429,35 @@ class DuckDBEngine:
                 val = r[f"l_{a}"]
                 return GroupKey(variant, s, MISSING_LABEL if val is None else str(val))
         return GroupKey(variant)
+
+
+def _prepass(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    params: list[Any],
+    exprs: list[str],
+    *,
+    n_counts: int,
+) -> tuple[Any, ...]:
+    """``SELECT COUNT(*), <exprs>`` over the source: counts first, then MIN/MAX pairs.
+
+    A single Parquet file answers from its statistics at no cost; DuckDB does not do that for a
+    glob of files, so a glob is answered file by file and combined (sums of counts, min of
+    minima, max of maxima).
+    """
+    sql = f"SELECT COUNT(*), {', '.join(exprs)} FROM {src}"
+    if src != "read_parquet(?)" or not any(ch in params[0] for ch in "*?["):
+        return tuple(con.execute(sql, params).fetchall()[0])
+    files = [r[0] for r in con.execute("SELECT file FROM glob(?)", params).fetchall()]
+    if not files:
+        raise ConfigError(f"No Parquet files match '{params[0]}'.")
+    rows = [con.execute(sql, [f]).fetchall()[0] for f in files]
+    out: list[Any] = [sum(int(r[i]) for r in rows) for i in range(n_counts)]
+    for i in range(n_counts, len(rows[0])):
+        vals = [r[i] for r in rows if r[i] is not None]
+        pick = min if (i - n_counts) % 2 == 0 else max
+        out.append(pick(vals) if vals else None)
+    return tuple(out)
 
 
 def _moments_from_row(
