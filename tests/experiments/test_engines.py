@@ -200,7 +200,7 @@ def test_duckdb_reads_parquet_csv_and_tables(tmp_path):
 
 def test_duckdb_reads_a_glob_of_parquet_parts(tmp_path):
     df = _data(2000)
-    df["revenue_pre"] = df["revenue_pre"].where(df.index >= 1000, 1.0)  # nulls in part 2 only
+    df["rev_pre"] = df["rev_pre"].where(df.index >= 1000, 1.0)  # nulls in part 2 only
     req = AggregateRequest("arm", METRICS, segments=("platform",))
     df.iloc[:1000].to_parquet(tmp_path / "day1.parquet")
     df.iloc[1000:].to_parquet(tmp_path / "day2.parquet")
