@@ -29,15 +29,29 @@ DEMO_READOUT_CONFIG: dict[str, Any] = {
     "unit": "user_id",
     "metrics": [
         {"name": "saves", "type": "mean", "column": "saves", "covariate": "saves_pre"},
-        {"name": "ctr", "type": "ratio", "numerator": "clicks", "denominator": "impressions",
-         "covariate": ["clicks_pre", "impressions_pre"]},
-        {"name": "conversion", "type": "proportion", "column": "converted",
-         "covariate": "converted_pre"},
+        {
+            "name": "ctr",
+            "type": "ratio",
+            "numerator": "clicks",
+            "denominator": "impressions",
+            "covariate": ["clicks_pre", "impressions_pre"],
+        },
+        {
+            "name": "conversion",
+            "type": "proportion",
+            "column": "converted",
+            "covariate": "converted_pre",
+        },
         {"name": "revenue", "type": "mean", "column": "revenue", "covariate": "revenue_pre"},
     ],
     "guardrails": [
-        {"name": "impressions", "type": "mean", "column": "impressions",
-         "covariate": "impressions_pre", "margin": 0.02},
+        {
+            "name": "impressions",
+            "type": "mean",
+            "column": "impressions",
+            "covariate": "impressions_pre",
+            "margin": 0.02,
+        },
     ],
     "segments": ["platform", "tenure"],
     "alpha": 0.05,
@@ -45,8 +59,15 @@ DEMO_READOUT_CONFIG: dict[str, Any] = {
 }
 
 DEMO_OUTCOMES = ("saves", "outbound_clicks", "hides", "revenue")
-DEMO_MODIFIERS = ("category", "format", "quality_score", "age_days", "creator_followers",
-                  "text_overlay", "shoppable")
+DEMO_MODIFIERS = (
+    "category",
+    "format",
+    "quality_score",
+    "age_days",
+    "creator_followers",
+    "text_overlay",
+    "shoppable",
+)
 DEMO_CONFOUNDERS = ("prior_impressions",)
 
 
@@ -94,8 +115,14 @@ def demo_command(
     write_table(content, out / "content.parquet")
 
     _step(4, n, f"estimating the boost's effect on {', '.join(DEMO_OUTCOMES)} (AutoCate)", quiet)
-    design = Design(unit="pin_id", treatment="boosted", outcomes=DEMO_OUTCOMES,
-                    modifiers=DEMO_MODIFIERS, confounders=DEMO_CONFOUNDERS, cluster="creator_id")
+    design = Design(
+        unit="pin_id",
+        treatment="boosted",
+        outcomes=DEMO_OUTCOMES,
+        modifiers=DEMO_MODIFIERS,
+        confounders=DEMO_CONFOUNDERS,
+        cluster="creator_id",
+    )
     est = estimate_effects(content, design, seed=seed)
 
     _step(5, n, "writing effects.parquet, estimates.json and effects.html", quiet)

@@ -71,12 +71,13 @@ def svg_figure(fig: object, caption: str = "") -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")  # type: ignore[attr-defined]
     plt.close(fig)  # type: ignore[arg-type]
     svg = buf.getvalue()
-    svg = svg[svg.find("<svg"):]  # drop the XML prolog and DOCTYPE (which names a URL)
+    svg = svg[svg.find("<svg") :]  # drop the XML prolog and DOCTYPE (which names a URL)
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return f"<figure>{svg}{cap}</figure>"
 
 
-def write_page(path: str | os.PathLike[str], title: str, sections: Sequence[Section], *,
-               lede: str = "") -> Path:
+def write_page(
+    path: str | os.PathLike[str], title: str, sections: Sequence[Section], *, lede: str = ""
+) -> Path:
     """Render and write a page atomically; return its path."""
     return write_text_atomic(render_page(title, sections, lede=lede), path)

@@ -18,12 +18,20 @@ __all__ = ["effects_sections", "readout_sections", "write_effects_page", "write_
 
 
 def _table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    return df.to_html(index=False, escape=True, border=0, na_rep="–",
-                      float_format=lambda v: floatfmt.format(v))
+    return df.to_html(
+        index=False, escape=True, border=0, na_rep="–", float_format=lambda v: floatfmt.format(v)
+    )
 
 
-def _forest(labels: list[str], est: list[float], lo: list[float], hi: list[float], *,
-            xlabel: str, percent: bool) -> Any:
+def _forest(
+    labels: list[str],
+    est: list[float],
+    lo: list[float],
+    hi: list[float],
+    *,
+    xlabel: str,
+    percent: bool,
+) -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -50,19 +58,41 @@ def readout_sections(ro: Any) -> list[Section]:
     ok = rows.dropna(subset=["rel_effect", "rel_effect_ci_lower", "rel_effect_ci_upper"])
     if len(ok):
         labels = [f"{m} ({v})" for m, v in zip(ok["metric"], ok["variant"], strict=True)]
-        fig = _forest(labels, list(ok["rel_effect"]), list(ok["rel_effect_ci_lower"]),
-                      list(ok["rel_effect_ci_upper"]), xlabel="relative lift vs control (%)",
-                      percent=True)
-        sections.append(Section("Relative lifts", svg_figure(
-            fig, f"{int(round(100 * (1 - ro.alpha)))}% intervals; blue: excludes zero.")))
+        fig = _forest(
+            labels,
+            list(ok["rel_effect"]),
+            list(ok["rel_effect_ci_lower"]),
+            list(ok["rel_effect_ci_upper"]),
+            xlabel="relative lift vs control (%)",
+            percent=True,
+        )
+        sections.append(
+            Section(
+                "Relative lifts",
+                svg_figure(
+                    fig, f"{int(round(100 * (1 - ro.alpha)))}% intervals; blue: excludes zero."
+                ),
+            )
+        )
     seg = ro.to_pandas(segments=True)
     if len(seg):
-        cols = ["segment", "segment_value", "metric", "variant", "effect", "effect_ci_lower",
-                "effect_ci_upper", "rel_effect", "pvalue_adjusted"]
-        sections.append(Section(
-            "Segments (exploratory, Benjamini–Hochberg across segment × metric)",
-            _table(seg[cols]),
-        ))
+        cols = [
+            "segment",
+            "segment_value",
+            "metric",
+            "variant",
+            "effect",
+            "effect_ci_lower",
+            "effect_ci_upper",
+            "rel_effect",
+            "pvalue_adjusted",
+        ]
+        sections.append(
+            Section(
+                "Segments (exploratory, Benjamini–Hochberg across segment × metric)",
+                _table(seg[cols]),
+            )
+        )
     return sections
 
 
@@ -81,10 +111,12 @@ def effects_sections(est: Any) -> list[Section]:
 
     ates = est.to_pandas()
     sections = [Section("Average effect of the boost, per outcome", _table(ates))]
-    sections.append(Section(
-        "Estimator candidates (out-of-fold doubly-robust loss; lower is better)",
-        _table(est.score_table),
-    ))
+    sections.append(
+        Section(
+            "Estimator candidates (out-of-fold doubly-robust loss; lower is better)",
+            _table(est.score_table),
+        )
+    )
     if est.calibration:
         k = len(est.calibration)
         fig, axes = plt.subplots(1, k, figsize=(3.4 * k, 3.2), squeeze=False)
@@ -97,15 +129,24 @@ def effects_sections(est: Any) -> list[Section]:
             ax.set_xlabel("mean estimated CATE")
             ax.set_ylabel("mean true CATE")
         fig.tight_layout()
-        sections.append(Section("Estimated against true effects (simulated data)", svg_figure(
-            fig, "Items grouped by deciles of the estimated effect; on the dashed line the "
-                 "estimates are calibrated.")))
+        sections.append(
+            Section(
+                "Estimated against true effects (simulated data)",
+                svg_figure(
+                    fig,
+                    "Items grouped by deciles of the estimated effect; on the dashed line the "
+                    "estimates are calibrated.",
+                ),
+            )
+        )
     return sections
 
 
 def write_effects_page(est: Any, path: str | os.PathLike[str]) -> Path:
     """Write effect estimates as one self-contained HTML file."""
     d = est.design
-    lede = (f"Treatment {html.escape(d.treatment)} on {len(est.effects):,} items; "
-            "doubly-robust ATE with cluster-robust intervals where a cluster is given.")
+    lede = (
+        f"Treatment {html.escape(d.treatment)} on {len(est.effects):,} items; "
+        "doubly-robust ATE with cluster-robust intervals where a cluster is given."
+    )
     return write_page(path, "What the boost does", effects_sections(est), lede=lede)

@@ -161,11 +161,23 @@ def estimate_effects(
             true_ate = float(truth.mean())
             corr = float(np.corrcoef(cate[:, j], truth)[0, 1]) if cate[:, j].std() > 0 else None
             calibration[o] = _calibration(cate[:, j], truth)
-        results.append(OutcomeEstimate(
-            outcome=o, estimator=str(model.selected_), effect=ate.effect,
-            effect_ci_lower=ate.effect_ci_lower, effect_ci_upper=ate.effect_ci_upper,
-            se=ate.se, pvalue=ate.pvalue, true_ate=true_ate, cate_truth_corr=corr,
-        ))
-    return EffectEstimates(design=design, effects=effects, outcomes=tuple(results),
-                           score_table=model.score_table_.reset_index(drop=True),
-                           calibration=calibration)
+        results.append(
+            OutcomeEstimate(
+                outcome=o,
+                estimator=str(model.selected_),
+                effect=ate.effect,
+                effect_ci_lower=ate.effect_ci_lower,
+                effect_ci_upper=ate.effect_ci_upper,
+                se=ate.se,
+                pvalue=ate.pvalue,
+                true_ate=true_ate,
+                cate_truth_corr=corr,
+            )
+        )
+    return EffectEstimates(
+        design=design,
+        effects=effects,
+        outcomes=tuple(results),
+        score_table=model.score_table_.reset_index(drop=True),
+        calibration=calibration,
+    )
