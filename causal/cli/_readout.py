@@ -1,4 +1,4 @@
-"""``causal readout DATA --config CONFIG.yaml --out DIR``: write ``DIR/readout.json``.
+"""``causal readout DATA --config CONFIG.yaml --out DIR``: ``DIR/readout.json`` and ``readout.html``.
 
 DATA is a .parquet/.csv path, or a table name in the DuckDB database given by ``--database``.
 The JSON follows DESIGN.md (no NaN/Infinity tokens: undefined numbers are ``null``) and is
@@ -44,7 +44,8 @@ def readout_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")] = False,
 ) -> None:
     """Read out an A/B/n experiment: SRM, lifts with intervals, guardrails, decision."""
-    from causal.experiments import readout, write_json_atomic
+    from causal._io import write_json_atomic
+    from causal.experiments import readout
     from causal.experiments._config import parse_config
 
     cfg = parse_config(_load_yaml(config))
@@ -70,6 +71,9 @@ def readout_command(
             connection.close()
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(ro.to_dict(), out / "readout.json")
+    from causal.report import write_readout_page
+
+    write_readout_page(ro, out / "readout.html")
     if not quiet:
         typer.echo(ro.summary())
-        typer.echo(f"\nwrote {out / 'readout.json'}")
+        typer.echo(f"\nwrote {out / 'readout.json'} and {out / 'readout.html'}")

@@ -28,7 +28,6 @@ from causal.experiments._readout import (
     Readout,
     readout,
     readout_from_aggregates,
-    write_json_atomic,
 )
 
 __all__ = [
@@ -53,5 +52,4 @@ __all__ = [
     "quote_ident",
     "readout",
     "readout_from_aggregates",
-    "write_json_atomic",
 ]

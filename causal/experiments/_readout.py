@@ -16,10 +16,8 @@ to the engine's :class:`~causal.stats.Moments`:
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -27,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from causal._errors import ConfigError, InsufficientDataError, UnknownVariantError
+from causal._io import json_safe, write_json_atomic
 from causal.data import ExperimentDesign, Mean, Metric, Proportion, Ratio
 from causal.experiments._engines import Engine, get_engine
 from causal.experiments._format import html_table, text_table
@@ -213,7 +212,7 @@ class Readout:
             "engine": self.engine,
             "notes": list(self.notes),
         }
-        return _json_safe(out)
+        return json_safe(out)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` as JSON atomically (temp file + ``os.replace``)."""
@@ -291,37 +290,6 @@ def _overall_reason(ro: Readout) -> str:
             "effects are not trustworthy; find the cause before deciding."
         )
     return " ".join(f"{v}: {d.reason}" for v, d in ro.decisions.items())
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    return obj
-
-
-def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``obj`` as strict JSON (no NaN tokens) via a temp file and ``os.replace``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".readout-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_json_safe(obj), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_readout_json_contract(exp_csv, tmp_path, engine, capsys):
     out = tmp_path / "out"
     main(["readout", str(path), "--config", str(cfg), "--out", str(out), "--engine", engine])
     assert "Decision" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["readout.json"]  # no temp files left
+    assert sorted(p.name for p in out.iterdir()) == ["readout.html", "readout.json"]  # no temps
     doc = _strict((out / "readout.json").read_text())
     assert set(doc) >= {"srm", "metrics", "segments", "decision"}
     assert set(doc["srm"]) >= {"pvalue", "observed", "expected_share", "ok"}
