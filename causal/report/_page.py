@@ -26,7 +26,7 @@ border-bottom:1px solid #dfe3e8;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
 th,td{padding:.25rem .6rem;border-bottom:1px solid #e6e9ed;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f5f7f9}
-figure{margin:1rem 0}figcaption{color:#5a6470;font-size:.85rem}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}figcaption{color:#5a6470;font-size:.85rem}
 .note{background:#f5f7f9;border-left:3px solid #8895a7;padding:.5rem .8rem}
 """
 

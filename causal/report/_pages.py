@@ -23,6 +23,10 @@ def _table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
     )
 
 
+def _percent(value: float) -> str:
+    return "–" if pd.isna(value) else f"{100 * value:+.2f}%"
+
+
 def _forest(
     labels: list[str],
     est: list[float],
@@ -119,8 +123,12 @@ def effects_sections(est: Any) -> list[Section]:
     )
     if est.calibration:
         k = len(est.calibration)
-        fig, axes = plt.subplots(1, k, figsize=(3.4 * k, 3.2), squeeze=False)
-        for ax, (outcome, cal) in zip(axes[0], est.calibration.items(), strict=True):
+        ncols = min(k, 2)
+        nrows = -(-k // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+        for ax in axes.flat[k:]:
+            ax.set_visible(False)
+        for ax, (outcome, cal) in zip(axes.flat, est.calibration.items(), strict=False):
             lo = min(cal["estimated"].min(), cal["true"].min())
             hi = max(cal["estimated"].max(), cal["true"].max())
             ax.plot([lo, hi], [lo, hi], color="#999", lw=1, ls="--")
