@@ -39,7 +39,7 @@ class OutcomeEstimate:
     cate_truth_corr: float | None = None  # correlation of estimated and true CATE
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {k: getattr(self, k) for k in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
