@@ -96,6 +96,8 @@ def _simplex_weights(preds: np.ndarray, target: np.ndarray, w: np.ndarray) -> np
     )
     om = np.clip(res.x, 0.0, None)
     om[om < 1e-3] = 0.0
+    # rounded, so that float noise from multi-threaded forests (1e-15) cannot move the weights
+    om = np.round(om / om.sum(), 6)
     return om / om.sum()
 
 
@@ -135,7 +137,7 @@ class AutoCate(BaseCate):
     strategy : {"auto", "select", "ensemble"}, default "auto"
     require_intervals : bool, default False
         Only candidates with valid CATE intervals compete.
-    max_score_samples : int, default 50000
+    max_score_samples : int, default 10000
         Rows used to score candidates (all rows when fewer).
     cv, clip, max_onehot_levels, discrete_treatment, control, nuisance_params,
     random_state, n_jobs :
@@ -177,7 +179,7 @@ class AutoCate(BaseCate):
         candidates: list[Any] | None = None,
         strategy: str = "auto",
         require_intervals: bool = False,
-        max_score_samples: int = 50_000,
+        max_score_samples: int = 10_000,
         cv: int | None = None,
         clip: float = 0.01,
         max_onehot_levels: int = 10,

@@ -210,7 +210,8 @@ def _treatment(
         return False, (), np.empty(0, dtype=int), t
     levels = sorted(uniq.tolist(), key=lambda v: (str(type(v)), v))
     if control is None:
-        control = next((v for v in (0, False, "control") if v in levels), levels[0])
+        # the level itself (so a boolean T gets False, not the int 0)
+        control = next((v for v in levels if v == 0 or v == "control"), levels[0])
     elif control not in levels:
         raise EstimatorInputError(
             f"The control level {control!r} is not among the treatment levels {levels[:10]}; "

@@ -28,14 +28,15 @@ import pandas as pd
 
 from estimators._base import BaseCate, Context
 from estimators._linear import wls_robust
-from estimators._nuisance import SINGLE_THREAD_ROWS, fit_regressor, lgbm_params, predict_mean
+from estimators._nuisance import fit_regressor, lgbm_params, predict_mean
 from estimators._params import Integer, Options, Real
 
 __all__ = ["CausalForest", "DRLearner", "LinearDML", "SLearner", "TLearner", "XLearner"]
 
-#: Rows per tree above which the forests subsample (``max_samples="auto"``): keeps a forest on
-#: 1M rows at about 40 s on 2 cores. Honest forests with intervals need a fraction <= 0.5.
-FOREST_ROWS_PER_TREE = 25_000
+#: Rows per tree above which the forests subsample (``max_samples="auto"``): bounds a forest's
+#: cost (25k rows per tree took 35 s for 100 trees on 1M rows, 2 idle cores). Honest forests
+#: with intervals need a fraction <= 0.5.
+FOREST_ROWS_PER_TREE = 10_000
 
 _FOREST_CONSTRAINTS: dict[str, Any] = {
     "n_estimators": Integer(4),
@@ -57,7 +58,7 @@ def _forest_kwargs(est: Any, n_rows: int, seed: int, n_jobs: int) -> dict[str, A
         "max_samples": float(frac),
         "honest": True,
         "inference": True,
-        "n_jobs": 1 if n_rows < SINGLE_THREAD_ROWS else n_jobs,
+        "n_jobs": n_jobs,
         "random_state": seed,
     }
 
@@ -154,7 +155,7 @@ class CausalForest(_Common):
     min_samples_leaf : int, default 5
     max_depth : int or None, default None
     max_samples : float in (0, 0.5] or "auto", default "auto"
-        Fraction of rows per tree; "auto" = min(0.45, 25000 / n).{_COMMON_DOC}
+        Fraction of rows per tree; "auto" = min(0.45, 10000 / n).{_COMMON_DOC}
 
     Examples
     --------

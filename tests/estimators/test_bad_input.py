@@ -111,3 +111,12 @@ def test_bad_treatment_arguments_and_outcomes() -> None:
         _est().fit(Y, T, X=X, W=X[["x0"]])
     with pytest.raises(EstimatorInputError, match="Y must be numeric"):
         _est().fit(np.array(["a"] * len(T)), T, X=X)
+
+
+def test_boolean_and_string_treatments() -> None:
+    Y, T, X = _data()
+    a = _est().fit(Y, T.astype(bool), X=X)
+    assert a.control_ is False and a.treatment_levels_ == [False, True]
+    b = _est().fit(Y, np.where(T == 1, "boost", "control"), X=X)
+    assert b.control_ == "control" and b.ate_inference().treatment == "boost vs control"
+    np.testing.assert_allclose(a.ate(), b.ate(), rtol=1e-9)
