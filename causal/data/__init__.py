@@ -1,7 +1,13 @@
 """Data roles (Design), validation, readers, engines and simulators."""
 
 from causal.data._design import Design, ExperimentDesign, Mean, Metric, Proportion, Ratio
-from causal.data._readers import TableHandle, open_table, quote_ident, read_table
+from causal.data._readers import (
+    TableHandle,
+    missing_column_error,
+    open_table,
+    quote_ident,
+    read_table,
+)
 from causal.data._simulate import (
     CONTENT_OUTCOMES,
     EXPERIMENT_METRICS,
@@ -37,6 +43,7 @@ __all__ = [
     "ValidatedExperiment",
     "experiment_truth",
     "open_table",
+    "missing_column_error",
     "quote_ident",
     "read_table",
     "simulate_content",

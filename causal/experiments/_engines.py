@@ -18,9 +18,7 @@ are query parameters, never pasted into SQL.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,11 +30,10 @@ from causal._errors import (
     CausalError,
     ConfigError,
     DuplicateUnitError,
-    MissingColumnError,
     MissingValuesError,
     NonNumericColumnError,
 )
-from causal.data import Mean
+from causal.data import Mean, missing_column_error, quote_ident
 from causal.experiments._plan import (
     MISSING_SUFFIX,
     N_UNITS,
@@ -78,34 +75,12 @@ class Engine(Protocol):
         ...
 
 
-def quote_ident(name: str) -> str:
-    """Double-quote an SQL identifier, escaping embedded quotes.
-
-    Examples
-    --------
-    >>> quote_ident('my "odd" col')
-    '"my ""odd"" col"'
-    """
-    if not isinstance(name, str) or not name or "\x00" in name:
-        raise ConfigError(f"Column and table names must be non-empty text. Got {name!r} instead.")
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _missing_column(col: str, available: Sequence[str], role: str = "column") -> CausalError:
-    near = difflib.get_close_matches(col, list(available), n=1)
-    hint = f" Did you mean '{near[0]}'?" if near else ""
-    return MissingColumnError(
-        f"The {role} '{col}' is not in the data.{hint} Available: {', '.join(available[:20])}"
-        f"{' ...' if len(available) > 20 else ''}."
-    )
-
-
 def _check_schema(types: dict[str, str], request: AggregateRequest, numeric) -> None:
     """Missing or non-numeric columns → a CausalError naming the column."""
     avail = list(types)
     for col in request.source_columns():
         if col not in types:
-            raise _missing_column(col, avail)
+            raise missing_column_error(col, avail)
     for m in request.metrics:
         for col in m.columns():
             if not numeric(types[col]):
