@@ -192,7 +192,7 @@ def plr_ate(
     >>> import numpy as np
     >>> t = np.array([-1.0, 0.0, 1.0, 2.0]); y = 2 * t + np.array([0.1, -0.1, 0.1, -0.1])
     >>> round(plr_ate(y, t).effect, 3)
-    1.96
+    1.967
     """
     w = np.ones_like(y_res) if sample_weight is None else sample_weight
     denom = float(np.sum(w * t_res**2))

@@ -209,6 +209,15 @@ class BaseCate:
 
     _constraints: ClassVar[dict[str, Any]] = {}
     _supports_continuous: ClassVar[bool] = True
+    # constructor arguments every estimator stores
+    cv: int | None
+    clip: float
+    max_onehot_levels: int
+    discrete_treatment: bool | None
+    control: Any
+    nuisance_params: dict[str, Any] | None
+    random_state: Any
+    n_jobs: int | None
     _supports_intervals: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ sklearn plumbing
@@ -280,7 +289,7 @@ class BaseCate:
         """
         self._check_params()
         name = type(self).__name__
-        rng = resolve_rng(self.random_state, name)  # type: ignore[attr-defined]
+        rng = resolve_rng(self.random_state, name)
         ctx = build_context(
             name,
             Y,
@@ -290,12 +299,12 @@ class BaseCate:
             sample_weight,
             groups,
             cv=self.cv,
-            clip=self.clip,  # type: ignore[attr-defined]
-            max_onehot_levels=self.max_onehot_levels,  # type: ignore[attr-defined]
-            discrete_treatment=self.discrete_treatment,  # type: ignore[attr-defined]
-            control=self.control,  # type: ignore[attr-defined]
-            nuisance_params=self.nuisance_params,  # type: ignore[attr-defined]
-            n_jobs=self.n_jobs,  # type: ignore[attr-defined]
+            clip=self.clip,
+            max_onehot_levels=self.max_onehot_levels,
+            discrete_treatment=self.discrete_treatment,
+            control=self.control,
+            nuisance_params=self.nuisance_params,
+            n_jobs=self.n_jobs,
             rng=rng,
         )
         self._check_supported(ctx)
@@ -391,12 +400,12 @@ class BaseCate:
                     "call effect() without X (or refit with X)."
                 )
             tau = np.empty((1, d.y.shape[1], ctx.k))
-            var = np.empty_like(tau)
+            const_var = np.empty_like(tau)
             for j in range(d.y.shape[1]):
                 for a in range(ctx.k):
                     r = self._ate_one(ctx, j, a, 0.05)
-                    tau[0, j, a], var[0, j, a] = r.effect, r.se**2
-            return tau, var, ctx
+                    tau[0, j, a], const_var[0, j, a] = r.effect, r.se**2
+            return tau, const_var, ctx
         if X is None:
             raise EstimatorInputError(
                 f"X is required: {type(self).__name__} was fitted with modifiers "

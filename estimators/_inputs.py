@@ -192,8 +192,10 @@ def _treatment(
     numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
     uniq = pd.unique(s)
     if discrete_treatment is None:
-        integer_valued = numeric and np.all(np.mod(s.to_numpy(dtype=float), 1) == 0)
-        discrete_treatment = (not numeric) or (integer_valued and len(uniq) <= MAX_AUTO_LEVELS)
+        integer_valued = numeric and bool(np.all(np.mod(s.to_numpy(dtype=float), 1) == 0))
+        discrete_treatment = bool(
+            (not numeric) or (integer_valued and len(uniq) <= MAX_AUTO_LEVELS)
+        )
         if numeric and len(uniq) == 2:
             discrete_treatment = True
     if not discrete_treatment:

@@ -62,7 +62,8 @@ class Integer:
             return self.allow_none
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             return False
-        return value >= self.low and (self.high is None or value <= self.high)
+        v = int(value)
+        return v >= self.low and (self.high is None or v <= self.high)
 
     def describe(self) -> str:
         hi = "inf)" if self.high is None else f"{self.high}]"

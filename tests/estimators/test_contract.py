@@ -178,3 +178,15 @@ def test_get_set_params() -> None:
     assert est.set_params(n_estimators=12).n_estimators == 12
     with pytest.raises(estimators.EstimatorInputError, match="no parameter"):
         est.set_params(trees=3)
+
+
+@pytest.mark.parametrize("name", ["LinearDML", "AutoCate"])
+def test_without_modifiers_the_effect_is_the_ate(name: str, data: dict[str, object]) -> None:
+    est = make(name).fit(data["Y"], data["T"], W=data["W"])
+    eff = est.effect()
+    assert eff.shape == (1,)
+    np.testing.assert_allclose(eff[0], est.ate(), rtol=1e-12)
+    lo, hi = est.effect_interval()
+    np.testing.assert_allclose([lo[0], hi[0]], est.ate_interval(), rtol=1e-12)
+    with pytest.raises(estimators.EstimatorInputError, match="fitted without X"):
+        est.effect(data["X"])
