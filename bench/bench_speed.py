@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     script = str(Path(__file__).resolve())
     print(f"# speed: p={args.p}, n_jobs={args.n_jobs}; {machine_load()}", flush=True)
     records: dict[tuple[str, int], dict] = {}
-    skip_baseline_after: int | None = None
+    timed_out: set[str] = set()
     for n in sizes:
         for name in names:
             budget = args.baseline_budget if name == BASELINE else args.budget
-            if name == BASELINE and skip_baseline_after is not None:
+            if name in timed_out:
                 # it already ran out of time on fewer rows; it cannot finish on more
                 records[(name, n)] = {"timeout": True, "budget_s": budget, "skipped": True}
                 continue
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
             cmd += ["--n-jobs", str(args.n_jobs), "--seed", str(args.seed)]
             rec = run_worker(cmd, timeout=budget)
             records[(name, n)] = rec
-            if rec.get("timeout") and name == BASELINE:
-                skip_baseline_after = n
+            if rec.get("timeout"):
+                timed_out.add(name)
             print(f"n={n:>9,} {name:>12}: {rec}  [{machine_load()}]", flush=True)
 
     def cell(rec: dict, key: str, fmt: str) -> str:
