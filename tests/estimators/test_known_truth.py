@@ -114,3 +114,16 @@ def test_cluster_robust_aipw_keeps_coverage_where_naive_loses_it() -> None:
     # 40 clusters: CR1 is slightly liberal with few clusters, so a wider lower band
     assert 0.90 <= robust <= 0.98, robust
     assert naive < 0.85, naive
+
+
+#: The full sweep: 4000 replications, binomial SE of 95% coverage 0.34 points, so
+#: [0.94, 0.96] is about +-3 SEs.
+SLOW_REPS = 4000
+
+
+@pytest.mark.slow
+def test_aipw_interval_coverage_full_sweep() -> None:
+    rng = np.random.default_rng(16)
+    runs = [_aipw_once(rng, 500, None) for _ in range(SLOW_REPS)]
+    coverage = np.mean([lo <= 1.0 <= hi for lo, hi, _, _ in runs])
+    assert 0.94 <= coverage <= 0.96, coverage
