@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--estimators", nargs="*", default=["AutoCate"])
     parser.add_argument("--budget", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--baseline-budget", type=float, default=600.0, help="seconds per run")
+    parser.add_argument("--no-baseline", action="store_true", help="skip econml")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     sizes = args.sizes or ([10_000, 50_000] if args.quick else [10_000, 100_000, 1_000_000])
-    names = [*args.estimators, BASELINE]
+    names = [*args.estimators] + ([] if args.no_baseline else [BASELINE])
     script = str(Path(__file__).resolve())
     print(f"# speed: p={args.p}, n_jobs={args.n_jobs}; {machine_load()}", flush=True)
     records: dict[tuple[str, int], dict] = {}
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     header += ["√PEHE", "ATE abs err", "time ratio ours/econml"]
     rows = []
     for n in sizes:
-        base = records[(BASELINE, n)]
+        base = records.get((BASELINE, n), {})
         for name in names:
             rec = records[(name, n)]
             ratio = "—"
