@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2 seeds x 3,000 pins")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--n", type=int, default=None)
-    parser.add_argument("--outcomes", nargs="*", default=["saves", "outbound_clicks"])
+    parser.add_argument("--outcomes", nargs="*", default=["saves"])
     parser.add_argument("--estimators", nargs="*", default=None)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--n-jobs", type=int, default=2)
