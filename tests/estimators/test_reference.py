@@ -49,9 +49,14 @@ def test_mean_scores_match_statsmodels_hc1_weights_and_clusters() -> None:
     np.testing.assert_allclose(r.effect, ref.params[0], rtol=EXACT_RTOL)
     np.testing.assert_allclose(r.se, ref.bse[0], rtol=EXACT_RTOL)
     rc = estimators.mean_effect_from_scores(s, groups=g)
-    refc = sm.OLS(s, const).fit(cov_type="cluster", cov_kwds={"groups": g})
+    # clustered: CR1 with t(G - 1) critical values, statsmodels' use_t=True for clusters
+    refc = sm.OLS(s, const).fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=True)
     np.testing.assert_allclose(rc.se, refc.bse[0], rtol=EXACT_RTOL)
     np.testing.assert_allclose(rc.pvalue, refc.pvalues[0], rtol=1e-6)
+    np.testing.assert_allclose(
+        [rc.effect_ci_lower, rc.effect_ci_upper], refc.conf_int(alpha=0.05)[0], rtol=EXACT_RTOL
+    )
+    assert refc.df_resid_inference == 29
     assert rc.n_clusters == 30
 
 
