@@ -30,7 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-IHDP_DIR = Path(os.environ.get("CAUSAL_IHDP_DIR", "/work/shared/data/ihdp"))
+# the public data sit in shared/ beside the repository (as in CI); CAUSAL_IHDP_DIR overrides
+IHDP_DIR = Path(
+    os.environ.get(
+        "CAUSAL_IHDP_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "ihdp"
+    )
+)
 IHDP_REPS = 50
 IHDP_COLUMNS = ["treatment", "y_factual", "y_cfactual", "mu0", "mu1"] + [
     f"x{i}" for i in range(1, 26)

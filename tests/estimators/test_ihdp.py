@@ -21,7 +21,12 @@ import pytest
 
 import estimators
 
-IHDP_DIR = Path(os.environ.get("CAUSAL_IHDP_DIR", "/work/shared/data/ihdp"))
+# the public data sit in shared/ beside the repository (as in CI); CAUSAL_IHDP_DIR overrides
+IHDP_DIR = Path(
+    os.environ.get(
+        "CAUSAL_IHDP_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "ihdp"
+    )
+)
 COLUMNS = ["treatment", "y_factual", "y_cfactual", "mu0", "mu1"] + [f"x{i}" for i in range(1, 26)]
 # Replications with real effect heterogeneity (SD of the true CATE on the training units: 1.9,
 # 2.6, 1.5; most replications have SD < 1) plus replication 1, the usual smoke case.
