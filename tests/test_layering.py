@@ -100,3 +100,23 @@ def test_heavy_libraries_import_lazily(statement):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert res.stdout.strip() == "", f"'{statement}' imported heavy modules: {res.stdout}"
+
+
+def test_readout_command_stays_light(tmp_path):
+    # DESIGN.md: `causal readout` must not pay for dowhy, shap, statsmodels or lightgbm
+    # (matplotlib is allowed: readout.html carries a plot).
+    data = tmp_path / "e.csv"
+    data.write_text("arm,y\n" + "".join(f"{'c' if i % 2 else 't'},{i % 7}\n" for i in range(400)))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("variant: arm\ncontrol: c\nmetrics:\n  - {name: y, type: mean, column: y}\n")
+    code = (
+        "import sys\nfrom causal.cli import main\n"
+        f"main(['readout', {str(data)!r}, '--config', {str(cfg)!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}, '-q'])\n"
+        f"print(','.join(m for m in {[h for h in HEAVY if h != 'matplotlib']!r} "
+        "if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert (tmp_path / "out" / "readout.json").is_file()
+    assert res.stdout.strip() == "", f"causal readout imported heavy modules: {res.stdout}"
