@@ -21,7 +21,7 @@ from scipy import stats
 from estimators._aipw import ATEResult, aipw_scores, mean_effect_from_scores, plr_ate
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
 from estimators._inputs import FinalEncoder, Prepared, frame_like, prepare
-from estimators._nuisance import Nuisances, crossfit
+from estimators._nuisance import Nuisances, crossfit, one_blas_thread
 from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
 __all__ = ["BaseCate", "Context", "build_context"]
@@ -83,6 +83,7 @@ class Context:
         return self.t_res.shape[1]
 
 
+@one_blas_thread
 def build_context(
     owner: str,
     Y: Any,

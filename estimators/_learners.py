@@ -21,6 +21,7 @@ SLearner      one LightGBM with T as a feature                             none 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,7 +29,12 @@ import pandas as pd
 
 from estimators._base import BaseCate, Context
 from estimators._linear import wls_robust
-from estimators._nuisance import fit_regressor, lgbm_params, predict_mean
+from estimators._nuisance import (
+    fit_regressor,
+    lgbm_params,
+    one_blas_thread,
+    run_tasks,
+)
 from estimators._params import Integer, Options, Real
 
 __all__ = ["CausalForest", "DRLearner", "LinearDML", "SLearner", "TLearner", "XLearner"]
@@ -202,6 +208,7 @@ class CausalForest(_Common):
             n_jobs,
         )
 
+    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         from econml.grf import CausalForest as GRF
 
@@ -218,6 +225,7 @@ class CausalForest(_Common):
             )
         return forests
 
+    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -281,6 +289,7 @@ class LinearDML(_Common):
             n_jobs,
         )
 
+    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         phi = _with_intercept(ctx.x_lin[rows])
         D = _design(phi, ctx.t_res[rows])
@@ -290,6 +299,7 @@ class LinearDML(_Common):
             for j in range(ctx.y_res.shape[1])
         ]
 
+    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -407,6 +417,7 @@ class DRLearner(_Common):
             n_jobs,
         )
 
+    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         assert ctx.dr is not None
         if self.final == "linear":
@@ -437,6 +448,7 @@ class DRLearner(_Common):
             )
         return ("forest", forests)
 
+    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -530,6 +542,7 @@ class TLearner(_MetaLearner):
         mu = ctx.nuis.mu[rows]
         return mu[:, :, 1:] - mu[:, :, :1]
 
+    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         if ctx.data.W is None:
             return None
@@ -539,6 +552,7 @@ class TLearner(_MetaLearner):
             for j in range(c.shape[1])
         ]
 
+    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -551,12 +565,24 @@ class TLearner(_MetaLearner):
             return tau, None
         models = ctx.nuis.mu_models
         assert models is not None
-        for j in range(d_y):
-            base = predict_mean(models[j][0], Xf)
-            for a in range(ctx.k):
-                tau[:, j, a] = predict_mean(models[j][a + 1], Xf) - base
+        # every fold model of every arm predicts side by side, then averaged per arm
+        flat = [
+            (j, a, m)
+            for j, per_outcome in enumerate(models)
+            for a, per_arm in enumerate(per_outcome)
+            for m in per_arm
+        ]
+        preds = run_tasks([functools.partial(m.predict, Xf) for _, _, m in flat], ctx.n_jobs)
+        sums = np.zeros((len(Xf), d_y, ctx.k + 1))
+        counts = np.zeros((d_y, ctx.k + 1))
+        for (j, a, _), pred in zip(flat, preds, strict=True):
+            sums[:, j, a] += np.asarray(pred, dtype=float)
+            counts[j, a] += 1
+        mean = sums / counts
+        tau[:] = mean[:, :, 1:] - mean[:, :, :1]
         return tau, None
 
+    @one_blas_thread
     def _final_predict_rows(
         self, state: Any, ctx: Context, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -595,12 +621,20 @@ class SLearner(_MetaLearner):
     def _contrasts(self, models: list[Any], Z: pd.DataFrame, ctx: Context) -> np.ndarray:
         n_levels = ctx.k + 1
         out = np.empty((len(Z), len(models), ctx.k))
-        for j, m in enumerate(models):
-            base = m.predict(self._with_t(Z, 0, n_levels))
+
+        def predict_at(m: Any, code: int) -> np.ndarray:
+            return np.asarray(m.predict(self._with_t(Z, code, n_levels)), dtype=float)
+
+        # f(x, a) for every arm (control included) side by side
+        tasks = [functools.partial(predict_at, m, a) for m in models for a in range(n_levels)]
+        preds = run_tasks(tasks, ctx.n_jobs)
+        for j in range(len(models)):
+            base = preds[j * n_levels]
             for a in range(ctx.k):
-                out[:, j, a] = m.predict(self._with_t(Z, a + 1, n_levels)) - base
+                out[:, j, a] = preds[j * n_levels + a + 1] - base
         return out
 
+    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         d = ctx.data
         Zr = self._with_t(d.Z.iloc[rows], d.t_codes[rows], ctx.k + 1)
@@ -617,6 +651,7 @@ class SLearner(_MetaLearner):
         ]
         return (models, proj)
 
+    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -651,38 +686,50 @@ class XLearner(_MetaLearner):
     (4,)
     """
 
+    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         d = ctx.data
         assert d.X is not None and ctx.nuis.mu is not None
         codes = d.t_codes[rows]
         mu = ctx.nuis.mu[rows]
         y = d.y[rows]
-        fitted = []
+        tasks = []
+        shares = []
         for j in range(d.y.shape[1]):
-            per_arm = []
             for a in range(1, ctx.k + 1):
                 on, off = rows[codes == a], rows[codes == 0]
                 d1 = (y[:, j] - mu[:, j, 0])[codes == a]
                 d0 = (mu[:, j, a] - y[:, j])[codes == 0]
-                t1 = self._project(ctx, on, d1, 51 + a)
-                t0 = self._project(ctx, off, d0, 53 + a)
-                share = float(len(on) / (len(on) + len(off)))
-                per_arm.append((t1, t0, share))
-            fitted.append(per_arm)
-        return fitted
+                tasks.append(functools.partial(self._project, ctx, on, d1, 51 + a))
+                tasks.append(functools.partial(self._project, ctx, off, d0, 53 + a))
+                shares.append(float(len(on) / (len(on) + len(off))))
+        models = iter(run_tasks(tasks, ctx.n_jobs))  # tau_1, tau_0 fits side by side
+        share = iter(shares)
+        return [
+            [(next(models), next(models), next(share)) for _ in range(ctx.k)]
+            for _ in range(d.y.shape[1])
+        ]
 
+    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         tau = np.empty((len(Xf), len(state), ctx.k))
-        probs = None
-        if ctx.data.W is None and ctx.nuis.e_models:
-            probs = np.mean([m.predict_proba(Xf) for m in ctx.nuis.e_models], axis=0)
+        use_e = ctx.data.W is None and bool(ctx.nuis.e_models)
+        e_models = ctx.nuis.e_models if use_e and ctx.nuis.e_models else []
+        tasks = [functools.partial(m.predict_proba, Xf) for m in e_models]
+        for per_arm in state:
+            for t1, t0, _ in per_arm:
+                tasks += [functools.partial(t1.predict, Xf), functools.partial(t0.predict, Xf)]
+        out = run_tasks(tasks, ctx.n_jobs)  # every model predicts side by side
+        probs = np.mean(out[: len(e_models)], axis=0) if e_models else None
+        preds = iter(out[len(e_models) :])
         for j, per_arm in enumerate(state):
-            for a, (t1, t0, share) in enumerate(per_arm):
+            for a, (_, _, share) in enumerate(per_arm):
                 if probs is not None:
                     g = probs[:, a + 1] / np.maximum(probs[:, a + 1] + probs[:, 0], 1e-12)
                 else:
                     g = np.full(len(Xf), share)
-                tau[:, j, a] = g * t0.predict(Xf) + (1 - g) * t1.predict(Xf)
+                p1, p0 = next(preds), next(preds)
+                tau[:, j, a] = g * p0 + (1 - g) * p1
         return tau, None

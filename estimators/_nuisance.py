@@ -12,8 +12,10 @@ Folds: stratified by treatment arm; with ``groups`` every cluster sits in one fo
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -21,11 +23,72 @@ import pandas as pd
 from estimators._errors import EstimatorInputError
 from estimators._inputs import Prepared
 
-__all__ = ["Nuisances", "crossfit", "lgbm_params", "make_folds", "predict_mean"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "Nuisances",
+    "crossfit",
+    "lgbm_params",
+    "make_folds",
+    "one_blas_thread",
+    "predict_mean",
+    "run_tasks",
+]
 
 
-#: Below this many training rows LightGBM runs single-threaded (see :func:`lgbm_params`).
-SINGLE_THREAD_ROWS = 50_000
+#: LightGBM always trains single-threaded; parallelism is across models (see :func:`run_tasks`).
+#: Measured on this shared 2-core VM at load average 6-9 (10:45 UTC, 67k rows x 20, 100
+#: trees): one OpenMP thread 1.6 s per fit, two threads 64-93 s per fit (spin-waiting threads
+#: that lose the CPU to other processes stall every histogram barrier), two single-threaded
+#: fits side by side in Python threads 3.1 s for both. The previous default (2 threads above
+#: 50k rows) made the 100k-row nuisance cross-fit take 98 s instead of ~10 s under load.
+LGBM_THREADS = 1
+
+
+def run_tasks(tasks: list[Callable[[], Any]], n_jobs: int) -> list[Any]:
+    """Run independent zero-argument callables, ``n_jobs`` at a time, in Python threads.
+
+    LightGBM and numpy release the GIL while they work, so single-threaded model fits side by
+    side use both cores without OpenMP barriers. Results come back in task order; each task
+    uses its own seed, so the output does not depend on scheduling.
+
+    Examples
+    --------
+    >>> run_tasks([lambda: 1, lambda: 2], n_jobs=2)
+    [1, 2]
+    """
+    if n_jobs <= 1 or len(tasks) <= 1:
+        return [task() for task in tasks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        return [f.result() for f in futures]
+
+
+_BLAS: dict[str, Any] = {}
+
+
+def one_blas_thread(func: F) -> F:
+    """Run ``func`` with numpy/scipy's BLAS limited to one thread (restored afterwards).
+
+    Our matrix products are small (n x ~20); multi-threaded OpenBLAS spin-waits on a busy
+    machine. Measured at load average 8-9 (10:57 UTC): ``wls_robust`` on 100,000 x 21 took
+    7.5-9.7 s with 2 OpenBLAS threads and 0.03 s with one (LinearDML's final stages took 12.8 s
+    of a 100k-row AutoCate fit). Apply only to entry points called from the caller's thread,
+    never inside :func:`run_tasks` workers (the limit is process-wide).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "controller" not in _BLAS:
+            from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
+
+            _BLAS["controller"] = ThreadpoolController()
+        with _BLAS["controller"].limit(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def lgbm_params(
@@ -44,9 +107,8 @@ def lgbm_params(
     outcome models gave propensities with sd 0.10 around the true 0.5): ``num_leaves`` 7,
     learning rate 0.05, ``min_child_samples`` = ``clip(n_fit // 50, 20, 1000)``,
     ``reg_lambda`` 10. Both: row/column subsampling 0.8, 63 histogram bins.
-    Threads: one below ``SINGLE_THREAD_ROWS`` rows (OpenMP start-up and spin-waiting on a
-    busy 2-core machine made 2 threads ~15x slower than 1 on 1000 rows), else ``n_jobs``.
-    ``overrides`` (the estimators' ``nuisance_params``) replace any of these.
+    Threads: always ``LGBM_THREADS`` (one; ``n_jobs`` is used by the callers to fit several
+    models side by side, see :func:`run_tasks`). ``overrides`` (the estimators' ``nuisance_params``) replace any of these.
     """
     if classifier:
         mcs = int(np.clip(n_fit // 50, 20, 1000))
@@ -65,7 +127,7 @@ def lgbm_params(
         "colsample_bytree": 0.8,
         "max_bin": 63,
         "verbose": -1,
-        "n_jobs": 1 if n_fit < SINGLE_THREAD_ROWS else n_jobs,
+        "n_jobs": LGBM_THREADS,
         "random_state": seed,
     }
     params.update(overrides or {})
@@ -166,6 +228,36 @@ class Nuisances:
     e_models: list[Any] | None  # propensity fold models, discrete only
 
 
+def _fit_task(
+    Z: pd.DataFrame,
+    train: np.ndarray,
+    test: np.ndarray,
+    target: np.ndarray,
+    w: np.ndarray | None,
+    params: dict[str, Any],
+    *,
+    n_classes: int = 0,
+) -> Callable[[], tuple[Any, np.ndarray]]:
+    """A task that fits one nuisance model on ``Z[train]`` and predicts ``Z[test]``.
+
+    ``train`` and ``test`` are boolean masks; the task returns (model, prediction), the
+    prediction being class probabilities when ``n_classes`` is given. Frames are sliced inside
+    the task, so at most ``n_jobs`` training copies exist at a time.
+    """
+
+    def task() -> tuple[Any, np.ndarray]:
+        Ztr = Z[train]
+        if n_classes:
+            model = _fit_classifier(Ztr, target, w, n_classes, params)
+            del Ztr
+            return model, model.predict_proba(Z[test])
+        model = fit_regressor(Ztr, target, w, params)
+        del Ztr
+        return model, model.predict(Z[test])
+
+    return task
+
+
 def crossfit(
     data: Prepared,
     *,
@@ -188,18 +280,18 @@ def crossfit(
     mu_models: list[list[list[Any]]] | None = (
         [[[] for _ in range(n_levels)] for _ in range(d_y)] if data.discrete else None
     )
-    e_models: list[Any] = []
+    # every model is an independent task (fitted single-threaded, n_jobs side by side)
+    tasks: list[Callable[[], Any]] = []
+    kinds: list[tuple[str, int, int, int]] = []  # (kind, fold, outcome, arm) per task
     for k in range(cv):
         tr = folds != k
-        te = ~tr
-        Ztr, Zte = Z[tr], Z[te]
         wtr = None if w is None else w[tr]
         n_tr = int(tr.sum())
         p_reg = lgbm_params(n_tr, n_jobs=n_jobs, seed=seed + k, overrides=overrides)
         for j in range(d_y):
-            m_y[te, j] = fit_regressor(Ztr, data.y[tr, j], wtr, p_reg).predict(Zte)
+            tasks.append(_fit_task(Z, tr, ~tr, data.y[tr, j], wtr, p_reg))
+            kinds.append(("m_y", k, j, 0))
         if data.discrete:
-            assert e is not None and mu is not None and mu_models is not None
             t_tr = data.t_codes[tr]
             present = np.unique(t_tr)
             if present.size < n_levels:
@@ -213,23 +305,36 @@ def crossfit(
             )
             if n_levels == 2:
                 p_clf.setdefault("objective", "binary")
-            clf = _fit_classifier(Ztr, t_tr, wtr, n_levels, p_clf)
-            e[te] = clf.predict_proba(Zte)
-            e_models.append(clf)
+            tasks.append(_fit_task(Z, tr, ~tr, t_tr, wtr, p_clf, n_classes=n_levels))
+            kinds.append(("e", k, 0, 0))
             for a in range(n_levels):
                 arm = tr & (data.t_codes == a)
-                Za = Z[arm]
                 wa = None if w is None else w[arm]
                 pa = lgbm_params(
                     int(arm.sum()), n_jobs=n_jobs, seed=seed + 200 + k, overrides=overrides
                 )
                 for j in range(d_y):
-                    model = fit_regressor(Za, data.y[arm, j], wa, pa)
-                    mu[te, j, a] = model.predict(Zte)
-                    mu_models[j][a].append(model)
+                    tasks.append(_fit_task(Z, arm, ~tr, data.y[arm, j], wa, pa))
+                    kinds.append(("mu", k, j, a))
+        else:
+            tasks.append(_fit_task(Z, tr, ~tr, data.t_cont[tr], wtr, p_reg))
+            kinds.append(("t_hat", k, 0, 0))
+    e_models: list[Any] = []
+    for (kind, k, j, a), (model, pred) in zip(kinds, run_tasks(tasks, n_jobs), strict=True):
+        te = folds == k
+        if kind == "m_y":
+            m_y[te, j] = pred
+        elif kind == "e":
+            assert e is not None
+            e[te] = pred
+            e_models.append(model)
+        elif kind == "mu":
+            assert mu is not None and mu_models is not None
+            mu[te, j, a] = pred
+            mu_models[j][a].append(model)
         else:
             assert t_hat is not None
-            t_hat[te] = fit_regressor(Ztr, data.t_cont[tr], wtr, p_reg).predict(Zte)
+            t_hat[te] = pred
     return Nuisances(
         folds=folds,
         m_y=m_y,
