@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,7 +25,7 @@ from estimators._inputs import FinalEncoder, Prepared, frame_like, prepare
 from estimators._nuisance import Nuisances, crossfit, one_blas_thread
 from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
-__all__ = ["BaseCate", "Context", "build_context"]
+__all__ = ["BaseCate", "Context", "build_context", "predict_in_batches"]
 
 #: Refuse to estimate when an arm is this separable from control (out-of-fold AUC of the
 #: propensity): treatment is then (almost) determined by the covariates.
@@ -53,6 +54,45 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
 def auto_cv(n: int) -> int:
     """Default number of cross-fitting folds: 5 up to 10k rows, 3 up to 200k, then 2."""
     return 5 if n <= 10_000 else 3 if n <= 200_000 else 2
+
+
+#: ``effect``/``effect_interval`` predict at most this many rows at a time. Every final stage
+#: makes per-row predictions, so batching changes no number; it bounds the temporary copies
+#: (LightGBM converts each frame to float64, the S-learner adds a treatment column, several
+#: models predict side by side) to a fixed size instead of a multiple of the 1M-row input.
+PREDICT_BATCH_ROWS = 200_000
+
+
+def predict_in_batches(
+    predict: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray | None]],
+    Xf: pd.DataFrame,
+    batch_rows: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Apply ``predict`` (frame -> (tau, var or None)) to row batches and stack the results.
+
+    ``batch_rows`` defaults to ``PREDICT_BATCH_ROWS`` (read at call time).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> f = lambda part: (part.to_numpy()[:, :, None] * 2.0, None)
+    >>> tau, var = predict_in_batches(f, pd.DataFrame({"a": [1.0, 2.0, 3.0]}), batch_rows=2)
+    >>> tau[:, 0, 0].tolist(), var
+    ([2.0, 4.0, 6.0], None)
+    """
+    m = len(Xf)
+    batch_rows = batch_rows or PREDICT_BATCH_ROWS
+    if m <= batch_rows:
+        return predict(Xf)
+    taus: list[np.ndarray] = []
+    variances: list[np.ndarray | None] = []
+    for start in range(0, m, batch_rows):
+        tau, var = predict(Xf.iloc[start : start + batch_rows].reset_index(drop=True))
+        taus.append(tau)
+        variances.append(var)
+    if any(v is None for v in variances):
+        return np.concatenate(taus), None
+    return np.concatenate(taus), np.concatenate([v for v in variances if v is not None])
 
 
 @dataclass(slots=True)
@@ -413,7 +453,9 @@ class BaseCate:
                 f"{self.feature_names_in_[:5]}{'...' if len(self.feature_names_in_) > 5 else ''}."
             )
         Xf = frame_like(X, d.x_schema, "X", "x")
-        tau, var = self._final_predict(self._state, ctx, Xf, with_var)
+        tau, var = predict_in_batches(
+            lambda part: self._final_predict(self._state, ctx, part, with_var), Xf
+        )
         return tau, var, ctx
 
     def _shape(self, arr: np.ndarray, ctx: Context, X: Any) -> Any:

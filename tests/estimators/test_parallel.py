@@ -1,0 +1,92 @@
+"""The speed paths change no number: threads, batched prediction, the BLAS thread limit.
+
+Models are fitted side by side in threads (``n_jobs``), LightGBM and BLAS run single-threaded,
+and ``effect`` predicts in row batches. Each test compares against the plain path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import estimators
+from estimators import _base
+from tests.estimators._estimator_sim import simulate
+
+NUISANCE = {"n_estimators": 30}
+FOREST = {"n_estimators": 24}
+#: econml's forests accumulate tree predictions from several threads in arrival order, so
+#: sums may differ in the last bits between thread counts (float addition is not associative).
+FOREST_RTOL = 1e-10
+FOREST_ATOL = 1e-12
+#: LightGBM runs single-threaded with a fixed seed per model: results must be bit-identical
+#: whatever the number of side-by-side tasks.
+EXACT = 0.0
+
+ALL = ["CausalForest", "LinearDML", "DRLearner", "XLearner", "TLearner", "SLearner"]
+
+
+def _make(name: str, n_jobs: int) -> Any:
+    kw = FOREST if name in ("CausalForest", "DRLearner") else {}
+    cls = getattr(estimators, name)
+    return cls(cv=2, random_state=3, nuisance_params=NUISANCE, n_jobs=n_jobs, **kw)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, object]:
+    return simulate(900, seed=5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_thread_count_does_not_change_estimates(name: str, data: dict[str, object]) -> None:
+    one = _make(name, 1).fit(data["Y"], data["T"], X=data["X"])
+    two = _make(name, 2).fit(data["Y"], data["T"], X=data["X"])
+    forest = name in ("CausalForest", "DRLearner")
+    rtol, atol = (FOREST_RTOL, FOREST_ATOL) if forest else (EXACT, EXACT)
+    np.testing.assert_allclose(two.effect(data["X"]), one.effect(data["X"]), rtol=rtol, atol=atol)
+    # the nuisances (hence the doubly-robust ATE) never depend on the thread count
+    np.testing.assert_array_equal(two.propensity_, one.propensity_)
+    assert two.ate() == one.ate()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_batched_prediction_equals_one_pass(
+    name: str, data: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    est = _make(name, 1).fit(data["Y"], data["T"], X=data["X"], W=data["W"])
+    X = data["X"]
+    whole = est.effect(X)
+    intervals = est._supports_intervals
+    if intervals:
+        lo, hi = est.effect_interval(X)
+    monkeypatch.setattr(_base, "PREDICT_BATCH_ROWS", 97)  # 900 rows -> 10 uneven batches
+    np.testing.assert_array_equal(est.effect(X), whole)
+    if intervals:
+        lo_b, hi_b = est.effect_interval(X)
+        np.testing.assert_array_equal(lo_b, lo)
+        np.testing.assert_array_equal(hi_b, hi)
+    # pandas in -> pandas out keeps the caller's index across batches
+    assert est.effect(X.set_index(X.index + 1000)).index[0] == 1000
+
+
+def test_blas_thread_limit_is_restored(data: dict[str, object]) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
+    _make("LinearDML", 2).fit(data["Y"], data["T"], X=data["X"]).effect(data["X"])
+    after = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
+    assert after[: len(before)] == before
+
+
+def test_run_tasks_keeps_order_and_raises() -> None:
+    from estimators._nuisance import run_tasks
+
+    tasks = [lambda i=i: i * i for i in range(7)]
+    assert run_tasks(tasks, n_jobs=2) == [i * i for i in range(7)]
+
+    def boom() -> None:
+        raise estimators.EstimatorInputError("bad column 'x'")
+
+    with pytest.raises(estimators.EstimatorInputError, match="bad column"):
+        run_tasks([lambda: 1, boom], n_jobs=2)
