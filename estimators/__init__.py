@@ -17,7 +17,14 @@ Examples
 True
 """
 
-from estimators._aipw import ATEResult, aipw_scores, mean_effect_from_scores, plr_ate
+from estimators._aipw import (
+    ATEResult,
+    aipw_scores,
+    cluster_cr2,
+    mean_effect_from_scores,
+    median_over_splits,
+    plr_ate,
+)
 from estimators._auto import AutoCate, causal_losses
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
 from estimators._learners import (
@@ -44,7 +51,9 @@ __all__ = [
     "XLearner",
     "aipw_scores",
     "causal_losses",
+    "cluster_cr2",
     "mean_effect_from_scores",
+    "median_over_splits",
     "plr_ate",
     "wls_robust",
 ]

@@ -161,3 +161,36 @@ def test_cr2_keeps_coverage_where_cr1_loses_it_with_zipf_sized_clusters() -> Non
     assert sizes.max() > 10 * sizes.min()
     assert rate2 >= CR2_FLOOR, (rate2, rate1)
     assert rate2 - rate1 >= MIN_GAIN_OVER_CR1, (rate2, rate1)
+
+
+# --- several cross-fitting splits: the DML median rule ----------------------------------------
+def test_median_over_splits_closed_form() -> None:
+    rng = _rng(6)
+    g = np.arange(90) % 9
+    res = [
+        estimators.mean_effect_from_scores(rng.normal(size=90) + 0.1 * k, groups=g)
+        for k in range(5)
+    ]
+    r = estimators.median_over_splits(res)
+    thetas = np.array([x.effect for x in res])
+    ses = np.array([x.se for x in res])
+    theta = np.sort(thetas)[2]  # the median of 5
+    se = np.sqrt(np.sort(ses**2 + (thetas - theta) ** 2)[2])
+    np.testing.assert_allclose([r.effect, r.se], [theta, se], rtol=EXACT_RTOL)
+    assert r.dof == res[0].dof and r.n_clusters == 9
+    half = stats.t(r.dof).ppf(0.975) * se
+    np.testing.assert_allclose(
+        [r.effect_ci_lower, r.effect_ci_upper], [theta - half, theta + half], rtol=EXACT_RTOL
+    )
+    # one split is returned unchanged; the order of the splits does not matter
+    assert estimators.median_over_splits(res[:1]) == res[0]
+    assert estimators.median_over_splits(res[::-1]) == r
+
+
+def test_median_over_splits_rejects_mixed_estimands() -> None:
+    a = estimators.mean_effect_from_scores(np.arange(6.0))
+    b = estimators.mean_effect_from_scores(np.arange(7.0))
+    with pytest.raises(estimators.EstimatorInputError, match="mix estimands"):
+        estimators.median_over_splits([a, b])
+    with pytest.raises(estimators.EstimatorInputError, match="empty"):
+        estimators.median_over_splits([])
