@@ -25,7 +25,7 @@ from estimators._learners import (
 )
 from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
-__all__ = ["AutoCate", "causal_losses"]
+__all__ = ["AutoCate", "causal_losses", "scoring_pseudo_outcomes"]
 
 _REGISTRY: dict[str, type[BaseCate]] = {
     c.__name__: c for c in (CausalForest, LinearDML, DRLearner, XLearner, TLearner, SLearner)
@@ -78,23 +78,105 @@ def causal_losses(
     return (((y_res - pred) ** 2) / scale).sum(axis=1)
 
 
+def scoring_pseudo_outcomes(
+    y: np.ndarray,
+    t_codes: np.ndarray,
+    e: np.ndarray,
+    m_y: np.ndarray,
+    ate: np.ndarray,
+    *,
+    clip: float,
+) -> np.ndarray:
+    """Pseudo-outcomes that score CATE candidates without favouring any of them.
+
+    For arm ``a`` against control, ``phi_a = g_a + 1[T=a] (y - h_a) / e_a - 1[T=0] (y - h_0) /
+    e_0`` with the *constant* plug-in ``g = ate`` and ``h_t = m(z) + ate_t - sum_s e_s ate_s``
+    (``ate_0 = 0``), so ``h_a - h_0 = g_a``. For any ``m`` and any constants,
+    ``E[phi_a | Z] = tau_a(Z)`` when the propensities are right, and ``phi - tau`` is
+    uncorrelated with every candidate's error (the candidates never see row ``i``'s treatment).
+    The usual doubly-robust pseudo-outcome uses the per-arm outcome models as its plug-in,
+    ``mu_a - mu_0``: that is the T-learner's own estimate, so its loss omits the T-learner's
+    error (and partly that of learners built on the same models — X-, DR-learner) and the
+    ranking is biased towards them by the size of that error. Centring on the outcome mean
+    ``m`` and the ATE keeps most of the variance reduction without that bias.
+
+    Parameters
+    ----------
+    y : ndarray of shape (m, d_y)
+    t_codes : ndarray of int, shape (m,)
+        0 = control, ``a`` = arm ``a``.
+    e : ndarray of shape (m, k + 1)
+        Out-of-fold propensities of every level (clipped to ``[clip, 1 - clip]`` here).
+    m_y : ndarray of shape (m, d_y)
+        Out-of-fold outcome means ``E[Y | Z]``.
+    ate : ndarray of shape (d_y, k)
+        The doubly-robust ATE of each arm.
+
+    Returns
+    -------
+    ndarray of shape (m, d_y, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> phi = scoring_pseudo_outcomes(np.array([[3.0], [1.0]]), np.array([1, 0]),
+    ...                               np.full((2, 2), 0.5), np.array([[2.0], [2.0]]),
+    ...                               np.array([[2.0]]), clip=0.01)
+    >>> phi[:, 0, 0].tolist()
+    [2.0, 2.0]
+    """
+    e = np.clip(e, clip, 1.0 - clip)
+    k = e.shape[1] - 1
+    shift = e[:, 1:] @ ate.T  # (m, d_y): sum_s e_s ate_s
+    h0 = m_y - shift
+    out = np.empty((len(y), y.shape[1], k))
+    is0 = (t_codes == 0)[:, None]
+    for a in range(1, k + 1):
+        ha = h0 + ate[:, a - 1][None, :]
+        isa = (t_codes == a)[:, None]
+        out[:, :, a - 1] = (
+            ate[:, a - 1][None, :] + isa * (y - ha) / e[:, [a]] - is0 * (y - h0) / e[:, [0]]
+        )
+    return out
+
+
 def _simplex_weights(preds: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Non-negative weights summing to one that minimise ``sum w (target - preds @ omega)^2``.
 
-    ``preds`` (m, c), ``target`` (m,), ``w`` (m,).
+    ``preds`` (m, c), ``target`` (m, ), ``w`` (m, ). The problem is rescaled to unit mean square
+    target (SLSQP stalls on badly scaled objectives, e.g. outcomes in the hundreds) and the
+    answer is never worse than the best single candidate (a vertex of the simplex).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> _simplex_weights(P * 100, np.array([50.0, 50.0, 100.0]), np.ones(3)).tolist()
+    [0.5, 0.5]
     """
     c = preds.shape[1]
-    A = preds * np.sqrt(w)[:, None]
-    b = target * np.sqrt(w)
+    sw = np.sqrt(w / w.sum())
+    b = target * sw
+    scale = max(float(np.sqrt(np.sum(b**2))), 1e-300)
+    A = preds * sw[:, None] / scale
+    b = b / scale
+
+    def objective(om: np.ndarray) -> float:
+        return float(np.sum((b - A @ om) ** 2))
+
     res = optimize.minimize(
-        lambda om: float(np.sum((b - A @ om) ** 2)),
+        objective,
         np.full(c, 1.0 / c),
         jac=lambda om: -2.0 * A.T @ (b - A @ om),
         bounds=[(0.0, 1.0)] * c,
         constraints=[{"type": "eq", "fun": lambda om: np.sum(om) - 1.0}],
         method="SLSQP",
+        options={"maxiter": 500, "ftol": 1e-12},
     )
+    vertex = np.eye(c)[int(np.argmin([objective(v) for v in np.eye(c)]))]
     om = np.clip(res.x, 0.0, None)
+    if not np.all(np.isfinite(om)) or om.sum() <= 0 or objective(om / om.sum()) > objective(vertex):
+        return vertex
     om[om < 1e-3] = 0.0
     # rounded, so that float noise from multi-threaded forests (1e-15) cannot move the weights
     om = np.round(om / om.sum(), 6)

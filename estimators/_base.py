@@ -374,6 +374,8 @@ class BaseCate:
         self.n_clusters_ = None if d.groups is None else int(np.unique(d.groups).size)
         self.propensity_ = None if ctx.nuis.e is None else ctx.nuis.e.copy()
         self.folds_ = ctx.nuis.folds.copy()
+        lib = ctx.nuis.library
+        self.outcome_models_ = None if lib is None else lib.copy()
 
     # ------------------------------------------------------------------ final stage hooks
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:

@@ -136,7 +136,10 @@ _COMMON_DOC = """
     control : optional
         The control level of a discrete T (default 0, False, 'control' or the first level).
     nuisance_params : dict, optional
-        LightGBM parameters that override the defaults of the nuisance models.
+        LightGBM parameters that override the defaults of the nuisance models. The key
+        ``"outcome_library"`` (a list from "lightgbm", "linear", "poisson"; default all three)
+        sets the outcome models tried per outcome and arm, the one with the smallest
+        out-of-fold error being used (see ``estimators._library``).
     random_state : int, numpy Generator or None
     n_jobs : int or None, default -1
         Threads for LightGBM and the forests (-1 or None: all cores)."""

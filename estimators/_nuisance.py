@@ -22,6 +22,7 @@ import pandas as pd
 
 from estimators._errors import EstimatorInputError
 from estimators._inputs import Prepared
+from estimators._library import LinearOutcome, library_members, oof_mse
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +131,7 @@ def lgbm_params(
         "n_jobs": LGBM_THREADS,
         "random_state": seed,
     }
-    params.update(overrides or {})
+    params.update({k: v for k, v in (overrides or {}).items() if k != "outcome_library"})
     return params
 
 
@@ -226,6 +227,7 @@ class Nuisances:
     mu: np.ndarray | None  # (n, d_y, n_levels) E[Y | T=t, Z], discrete only
     mu_models: list[list[list[Any]]] | None  # [outcome][level] -> fold models
     e_models: list[Any] | None  # propensity fold models, discrete only
+    library: pd.DataFrame | None = None  # outcome library: out-of-fold MSE per member, chosen
 
 
 def _fit_task(
@@ -237,12 +239,14 @@ def _fit_task(
     params: dict[str, Any],
     *,
     n_classes: int = 0,
+    member: str = "lightgbm",
 ) -> Callable[[], tuple[Any, np.ndarray]]:
     """A task that fits one nuisance model on ``Z[train]`` and predicts ``Z[test]``.
 
     ``train`` and ``test`` are boolean masks; the task returns (model, prediction), the
     prediction being class probabilities when ``n_classes`` is given. Frames are sliced inside
-    the task, so at most ``n_jobs`` training copies exist at a time.
+    the task, so at most ``n_jobs`` training copies exist at a time. ``member`` names the
+    outcome-library model (see ``_library.py``); "lightgbm" uses ``params``.
     """
 
     def task() -> tuple[Any, np.ndarray]:
@@ -251,7 +255,10 @@ def _fit_task(
             model = _fit_classifier(Ztr, target, w, n_classes, params)
             del Ztr
             return model, model.predict_proba(Z[test])
-        model = fit_regressor(Ztr, target, w, params)
+        if member != "lightgbm":
+            model = LinearOutcome(member, seed=int(params["random_state"])).fit(Ztr, target, w)
+        else:
+            model = fit_regressor(Ztr, target, w, params)
         del Ztr
         return model, model.predict(Z[test])
 
@@ -266,8 +273,21 @@ def crossfit(
     n_jobs: int,
     overrides: dict[str, Any] | None,
 ) -> Nuisances:
-    """Fit every nuisance model with ``cv``-fold cross-fitting; return out-of-fold predictions."""
+    """Fit every nuisance model with ``cv``-fold cross-fitting; return out-of-fold predictions.
+
+    Outcome models (``m_y`` and the per-arm ``mu``) come from the outcome library
+    (``_library.py``): every member is cross-fitted on the same folds and the one with the
+    smallest out-of-fold squared error is kept, per outcome and arm (``Nuisances.library``
+    lists the errors). ``overrides["outcome_library"]`` restricts the members; the other keys of
+    ``overrides`` go to LightGBM.
+    """
+    overrides = dict(overrides or {})
+    requested = overrides.pop("outcome_library", None)
     n, d_y = data.y.shape
+    members = [
+        library_members(requested, data.y[:, j]) if data.Z.shape[1] else ("lightgbm",)
+        for j in range(d_y)
+    ]
     strata = data.t_codes if data.discrete else None
     folds = make_folds(n, cv, strata=strata, groups=data.groups, seed=seed)
     Z = data.Z
@@ -282,15 +302,16 @@ def crossfit(
     )
     # every model is an independent task (fitted single-threaded, n_jobs side by side)
     tasks: list[Callable[[], Any]] = []
-    kinds: list[tuple[str, int, int, int]] = []  # (kind, fold, outcome, arm) per task
+    kinds: list[tuple[str, int, int, int, str]] = []  # (kind, fold, outcome, arm, member)
     for k in range(cv):
         tr = folds != k
         wtr = None if w is None else w[tr]
         n_tr = int(tr.sum())
         p_reg = lgbm_params(n_tr, n_jobs=n_jobs, seed=seed + k, overrides=overrides)
         for j in range(d_y):
-            tasks.append(_fit_task(Z, tr, ~tr, data.y[tr, j], wtr, p_reg))
-            kinds.append(("m_y", k, j, 0))
+            for mem in members[j]:
+                tasks.append(_fit_task(Z, tr, ~tr, data.y[tr, j], wtr, p_reg, member=mem))
+                kinds.append(("m_y", k, j, 0, mem))
         if data.discrete:
             t_tr = data.t_codes[tr]
             present = np.unique(t_tr)
@@ -306,7 +327,7 @@ def crossfit(
             if n_levels == 2:
                 p_clf.setdefault("objective", "binary")
             tasks.append(_fit_task(Z, tr, ~tr, t_tr, wtr, p_clf, n_classes=n_levels))
-            kinds.append(("e", k, 0, 0))
+            kinds.append(("e", k, 0, 0, "lightgbm"))
             for a in range(n_levels):
                 arm = tr & (data.t_codes == a)
                 wa = None if w is None else w[arm]
@@ -314,27 +335,59 @@ def crossfit(
                     int(arm.sum()), n_jobs=n_jobs, seed=seed + 200 + k, overrides=overrides
                 )
                 for j in range(d_y):
-                    tasks.append(_fit_task(Z, arm, ~tr, data.y[arm, j], wa, pa))
-                    kinds.append(("mu", k, j, a))
+                    for mem in members[j]:
+                        tasks.append(_fit_task(Z, arm, ~tr, data.y[arm, j], wa, pa, member=mem))
+                        kinds.append(("mu", k, j, a, mem))
         else:
             tasks.append(_fit_task(Z, tr, ~tr, data.t_cont[tr], wtr, p_reg))
-            kinds.append(("t_hat", k, 0, 0))
+            kinds.append(("t_hat", k, 0, 0, "lightgbm"))
     e_models: list[Any] = []
-    for (kind, k, j, a), (model, pred) in zip(kinds, run_tasks(tasks, n_jobs), strict=True):
+    lib_oof: dict[tuple[str, int, int, str], np.ndarray] = {}
+    lib_models: dict[tuple[str, int, int, str], list[Any]] = {}
+    for (kind, k, j, a, mem), (model, pred) in zip(kinds, run_tasks(tasks, n_jobs), strict=True):
         te = folds == k
-        if kind == "m_y":
-            m_y[te, j] = pred
+        if kind in ("m_y", "mu"):
+            key = (kind, j, a, mem)
+            lib_oof.setdefault(key, np.empty(n))[te] = pred
+            lib_models.setdefault(key, []).append(model)
         elif kind == "e":
             assert e is not None
             e[te] = pred
             e_models.append(model)
-        elif kind == "mu":
-            assert mu is not None and mu_models is not None
-            mu[te, j, a] = pred
-            mu_models[j][a].append(model)
         else:
             assert t_hat is not None
             t_hat[te] = pred
+    records = []
+    for j in range(d_y):
+        targets = [("m_y", 0, np.ones(n, dtype=bool))]
+        if data.discrete:
+            targets += [("mu", a, data.t_codes == a) for a in range(n_levels)]
+        for kind, a, rows in targets:
+            errors = {
+                mem: oof_mse(
+                    lib_oof[(kind, j, a, mem)][rows],
+                    data.y[rows, j],
+                    None if w is None else w[rows],
+                )
+                for mem in members[j]
+            }
+            best = min(members[j], key=lambda mem: errors[mem])  # ties: the earlier member
+            if kind == "m_y":
+                m_y[:, j] = lib_oof[(kind, j, a, best)]
+            else:
+                assert mu is not None and mu_models is not None
+                mu[:, j, a] = lib_oof[(kind, j, a, best)]
+                mu_models[j][a] = lib_models[(kind, j, a, best)]
+            records += [
+                {
+                    "model": "E[Y|Z]" if kind == "m_y" else f"E[Y|T={data.levels[a]!r},Z]",
+                    "outcome": data.outcome_names[j],
+                    "member": mem,
+                    "oof_mse": err,
+                    "chosen": mem == best,
+                }
+                for mem, err in errors.items()
+            ]
     return Nuisances(
         folds=folds,
         m_y=m_y,
@@ -343,4 +396,5 @@ def crossfit(
         mu=mu,
         mu_models=mu_models,
         e_models=e_models if data.discrete else None,
+        library=pd.DataFrame(records),
     )

@@ -20,8 +20,10 @@ DML_VS_OLS_SE = 2.5
 CELL_MEAN_ATOL = 1e-5
 
 #: LightGBM as an exact cell-mean estimator: one tree, learning rate 1, no sampling and no
-#: regularisation, so each leaf predicts the mean outcome of its cell.
+#: regularisation, so each leaf predicts the mean outcome of its cell (trees only: the outcome
+#: library would otherwise be free to pick its ridge member).
 CELL_MEANS = {
+    "outcome_library": ["lightgbm"],
     "n_estimators": 1,
     "learning_rate": 1.0,
     "num_leaves": 4,
