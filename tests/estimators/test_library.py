@@ -96,9 +96,7 @@ def test_out_of_fold_choice_follows_the_shape_of_the_outcome() -> None:
     assert set(_choices(counts, T, X).values()) == {"poisson"}
     # steps and an interaction: the trees win
     steps = 3.0 * (X["x0"] > 0) * (X["x1"] > 0) + 2.0 * np.sign(X["x2"]) + T
-    assert set(_choices(steps.to_numpy() + rng.normal(size=n) * 0.3, T, X).values()) == {
-        "lightgbm"
-    }
+    assert set(_choices(steps.to_numpy() + rng.normal(size=n) * 0.3, T, X).values()) == {"lightgbm"}
 
 
 def test_trees_only_library_reproduces_the_lightgbm_nuisances() -> None:
