@@ -142,7 +142,9 @@ _COMMON_DOC = """
         out-of-fold error being used (see ``estimators._library``).
     random_state : int, numpy Generator or None
     n_jobs : int or None, default -1
-        Threads for LightGBM and the forests (-1 or None: all cores)."""
+        Threads (-1 or None: all cores): independent LightGBM models (each single-threaded)
+        are fitted and predict side by side, and the forests grow their trees in parallel.
+        Results do not depend on it (up to float rounding in the forests)."""
 
 
 class CausalForest(_Common):
