@@ -10,6 +10,9 @@ which is CR1 + t(G-1) for these equal creators):
 - ``true mu``: fitted propensity (public ``propensity_``), true outcome means;
 - ``oracle``: true propensity and true outcome means (no fit involved).
 
+- with ``--splits S``, ``median S``: the DML median rule over ``S`` fits that differ only in the
+  random fold split (:func:`estimators.median_over_splits`; the first split is ``fitted``).
+
 ``fitted`` vs ``oracle`` is what nuisance estimation costs; ``oracle`` vs 95% is the inference
 (variance estimator, critical values) plus the noise of a coverage count over these datasets.
 Baseline, same run and data: the naive unit-level interval of the fitted AIPW (``groups``
@@ -41,9 +44,9 @@ SEED0 = 40_000  # the slow clustered study's datasets (test_cluster_robust_cover
 VARIANTS = ("fitted", "true mu", "oracle")
 
 
-def one(args: tuple[int, int, int]) -> dict[str, tuple[float, float, bool]]:
+def one(args: tuple[int, int, int, int]) -> dict[str, tuple[float, float, bool]]:
     """Per variant: (error vs the population ATE, SE, covers); plus the naive interval."""
-    n, n_clusters, seed = args
+    n, n_clusters, seed, splits = args
     d = simulate(n, seed=seed, n_clusters=n_clusters)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -56,6 +59,14 @@ def one(args: tuple[int, int, int]) -> dict[str, tuple[float, float, bool]]:
     for name, e in (("true mu", e_hat), ("oracle", d.e)):
         s = estimators.aipw_scores(d.y, is_t, ~is_t, d.mu1, d.mu0, e, 1.0 - e, clip=est.clip)
         results[name] = estimators.mean_effect_from_scores(s, groups=d.groups, alpha=ALPHA)
+    if splits > 1:
+        fits = [results["fitted"]]
+        for k in range(1, splits):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                other = estimators.LinearDML(random_state=seed + 1_000_003 * k, n_jobs=1)
+                fits.append(other.fit(d.y, d.t, X=d.x, groups=d.groups).ate_inference(alpha=ALPHA))
+        results[f"median {splits}"] = estimators.median_over_splits(fits)
     out = {
         k: (r.effect - d.pate, r.se, r.effect_ci_lower <= d.pate <= r.effect_ci_upper)
         for k, r in results.items()
@@ -76,6 +87,7 @@ def main() -> None:
     ap.add_argument("--datasets", type=int, default=200)
     ap.add_argument("--configs", nargs="*", default=["1000x20", "1000x40", "1000x80", "2000x20"])
     ap.add_argument("--jobs", type=int, default=2, help="worker processes")
+    ap.add_argument("--splits", type=int, default=1, help="also the median rule over S splits")
     args = ap.parse_args()
     reps = 20 if args.quick else args.datasets
     configs = ["1000x20"] if args.quick else args.configs
@@ -88,8 +100,10 @@ def main() -> None:
     for cfg in configs:
         n, g = (int(v) for v in cfg.split("x"))
         with Pool(args.jobs) as pool:
-            res = pool.map(one, [(n, g, SEED0 + r) for r in range(reps)], chunksize=4)
-        for name in (*VARIANTS, "naive"):
+            tasks = [(n, g, SEED0 + r, args.splits) for r in range(reps)]
+            res = pool.map(one, tasks, chunksize=4)
+        extra = (f"median {args.splits}",) if args.splits > 1 else ()
+        for name in (*VARIANTS, *extra, "naive"):
             err = np.array([r[name][0] for r in res])
             se = np.array([r[name][1] for r in res])
             cover = np.mean([r[name][2] for r in res])
