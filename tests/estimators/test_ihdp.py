@@ -29,16 +29,19 @@ IHDP_DIR = Path(
 )
 COLUMNS = ["treatment", "y_factual", "y_cfactual", "mu0", "mu1"] + [f"x{i}" for i in range(1, 26)]
 # Replications with real effect heterogeneity (SD of the true CATE on the training units: 1.9,
-# 2.6, 1.5; most replications have SD < 1) plus replication 1, the usual smoke case.
-REPS = (1, 4, 5, 8)
+# 2.6, 1.5; most replications have SD < 1), replication 1, the usual smoke case, and replication
+# 28, one of the heavy-tailed ones (SD 42: mu0 = exp(linear) up to 340) that dominate the mean
+# over all 50.
+REPS = (1, 4, 5, 8, 28)
 # The README's published check: replication 1 has SATE 4.016 over all 747 units.
 REP1_SATE = 4.016
 REP1_ATOL = 5e-4  # the README rounds to three decimals
-# Ceiling on the mean in-sample √PEHE over REPS. A linear T-learner (OLS per arm; sklearn) scores
-# 0.69/0.68/1.05/1.16 on these replications (mean 0.90) and the target for AutoCate is
-# ≤ 1.0 over all 50; 1.0 leaves room for seed noise while failing any estimator that does worse
-# than a per-arm linear regression on average.
-PEHE_CEILING = 1.0
+# Ceiling on the mean in-sample √PEHE over REPS. The default AutoCate scored 0.48/0.54/0.61/0.64/
+# 0.50 on these (bench/bench_autocate.py, seed = replication; mean 0.55). With outcome
+# nuisances from LightGBM alone (before the outcome library) replication 28 alone scored 7.6, and
+# a linear T-learner (OLS per arm) scores 0.69/0.68/1.05/1.16/19.5. The target is <= 1.0
+# over all 50; 0.8 leaves room for seed noise and fails a return to trees-only nuisances.
+PEHE_CEILING = 0.8
 ATE_Z_MAX = 4.0  # |ATE - SATE| ≤ 4 SE; a correct SE exceeds this with probability 6e-5 a rep
 
 pytestmark = pytest.mark.skipif(
