@@ -13,7 +13,7 @@ Folds: stratified by treatment arm; with ``groups`` every cluster sits in one fo
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -46,7 +46,7 @@ __all__ = [
 LGBM_THREADS = 1
 
 
-def run_tasks(tasks: list[Callable[[], Any]], n_jobs: int) -> list[Any]:
+def run_tasks(tasks: Sequence[Callable[[], Any]], n_jobs: int) -> list[Any]:
     """Run independent zero-argument callables, ``n_jobs`` at a time, in Python threads.
 
     LightGBM and numpy release the GIL while they work, so single-threaded model fits side by
