@@ -31,6 +31,7 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_LIBRARY",
+    "ridge_gcv",
     "LINEAR_MAX_ROWS",
     "LinearDesign",
     "LinearOutcome",
@@ -88,7 +89,13 @@ class LinearDesign:
             ((Z[col].to_numpy(dtype=float) - mean) / sd)[:, None] for col, mean, sd in self.numeric_
         ]
         for col, levels in self.categorical_:
-            codes = pd.Index(levels).get_indexer(Z[col])  # -1: other / unseen level
+            s = Z[col]
+            if isinstance(s.dtype, pd.CategoricalDtype):  # map category codes, not values
+                lookup = pd.Index(levels).get_indexer(s.cat.categories)
+                raw = s.cat.codes.to_numpy()
+                codes = np.where(raw >= 0, lookup[raw], -1)
+            else:
+                codes = pd.Index(levels).get_indexer(s)  # -1: other / unseen level
             onehot = np.zeros((len(Z), len(levels)))
             hit = codes >= 0
             onehot[np.flatnonzero(hit), codes[hit]] = 1.0
@@ -120,13 +127,11 @@ class LinearOutcome:
         self.design_ = LinearDesign().fit(Z)
         A = self.design_.transform(Z)
         if self.kind == "linear":
-            from sklearn.linear_model import RidgeCV
-
-            self.model_: Any = RidgeCV(alphas=_RIDGE_ALPHAS).fit(A, y, sample_weight=w)
+            self.coef_, self.intercept_, self.alpha_ = ridge_gcv(A, y, w)
         else:
             from sklearn.linear_model import PoissonRegressor
 
-            self.model_ = PoissonRegressor(alpha=1e-4, max_iter=500).fit(A, y, sample_weight=w)
+            self.model_: Any = PoissonRegressor(alpha=1e-4, max_iter=500).fit(A, y, sample_weight=w)
             eta = np.log(np.maximum(self.model_.predict(A), 1e-300))
             self.eta_range_ = (float(eta.min()) - 1.0, float(eta.max()) + 1.0)
         return self
@@ -134,9 +139,57 @@ class LinearOutcome:
     def predict(self, Z: pd.DataFrame) -> np.ndarray:
         A = self.design_.transform(Z)
         if self.kind == "linear":
-            return np.asarray(self.model_.predict(A), dtype=float)
+            return A @ self.coef_ + self.intercept_
         eta = A @ self.model_.coef_ + self.model_.intercept_
         return np.exp(np.clip(eta, *self.eta_range_))
+
+
+def ridge_gcv(
+    A: np.ndarray, y: np.ndarray, w: np.ndarray | None, alphas: np.ndarray = _RIDGE_ALPHAS
+) -> tuple[np.ndarray, float, float]:
+    """Ridge regression with an unpenalised intercept, penalty chosen by generalised CV.
+
+    Everything comes from the ``p x p`` Gram matrix of the (weighted, centred) design and its
+    eigendecomposition ``G = V diag(s2) V'``: with ``c2_i = (v_i' A'y)^2 / s2_i`` and shrinkage
+    ``f_i = s2_i / (s2_i + alpha)``, ``RSS(alpha) = y'y - sum (2 f_i - f_i^2) c2_i`` and
+    ``GCV(alpha) = RSS / (1 - sum f_i / n)^2`` (Golub, Heath & Wahba 1979), so a 200,000-row fit
+    costs one ``A'A`` (sklearn's ``RidgeCV`` took 5-25 s there, here well under 1 s).
+
+    Returns ``(coef, intercept, alpha)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.arange(20.0).reshape(10, 2) % 7
+    >>> coef, b0, alpha = ridge_gcv(A, A @ np.array([1.0, -2.0]) + 3.0, None)
+    >>> np.round(coef, 2).tolist(), round(b0, 2)
+    ([1.0, -2.0], 3.0)
+    """
+    n = len(y)
+    sw = np.ones(n) if w is None else np.asarray(w, dtype=float)
+    wn = sw / sw.sum()
+    x_mean = wn @ A
+    y_mean = float(wn @ y)
+    root = np.sqrt(sw)[:, None]
+    Ac = (A - x_mean) * root
+    yc = (y - y_mean) * root[:, 0]
+    gram = Ac.T @ Ac
+    b = Ac.T @ yc
+    evals, V = np.linalg.eigh(gram)
+    keep = evals > evals.max(initial=0.0) * 1e-12
+    evals, V = evals[keep], V[:, keep]
+    proj = V.T @ b
+    c2 = proj**2 / evals
+    yy = float(yc @ yc)
+    best_alpha, best_gcv = float(alphas[0]), np.inf
+    for alpha in alphas:
+        f = evals / (evals + alpha)
+        rss = max(yy - float(np.sum((2 * f - f**2) * c2)), 0.0)
+        gcv = rss / max(1.0 - float(f.sum()) / n, 1e-12) ** 2
+        if gcv < best_gcv:
+            best_alpha, best_gcv = float(alpha), gcv
+    coef = V @ (proj / (evals + best_alpha))
+    return coef, y_mean - float(x_mean @ coef), best_alpha
 
 
 def library_members(requested: Any, y: np.ndarray) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import pytest
 
 import estimators
 from estimators._errors import EstimatorInputError
-from estimators._library import LinearDesign, LinearOutcome, library_members
+from estimators._library import LinearDesign, LinearOutcome, library_members, ridge_gcv
 
 #: Ridge with a GCV-chosen penalty on 5,000 rows and 4 columns differs from OLS by the (small)
 #: shrinkage; predictions agree to well under the noise SD of 1.
@@ -16,6 +16,9 @@ RIDGE_VS_OLS_ATOL = 0.02
 #: The Poisson member carries a 1e-4 ridge penalty on standardised columns; its predictions
 #: match an unpenalised statsmodels Poisson GLM to a fraction of a percent.
 POISSON_VS_GLM_RTOL = 5e-3
+#: ridge_gcv and sklearn's Ridge solve the same normal equations (eigendecomposition vs
+#: Cholesky): agreement to floating-point accuracy.
+RIDGE_RTOL = 1e-8
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -107,3 +110,26 @@ def test_trees_only_library_reproduces_the_lightgbm_nuisances() -> None:
     est = estimators.TLearner(random_state=0, nuisance_params={"outcome_library": ["lightgbm"]})
     table = est.fit(Y, T, X=X).outcome_models_
     assert set(table["member"]) == {"lightgbm"} and table["chosen"].all()
+
+
+def test_ridge_gcv_matches_sklearn_ridge_and_a_brute_force_gcv() -> None:
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(300, 6))
+    y = A @ rng.normal(size=6) + 2.0 + rng.normal(size=300) * 3.0
+    w = rng.uniform(0.5, 2.0, size=300)
+    alphas = np.logspace(-2, 3, 11)
+    coef, intercept, alpha = ridge_gcv(A, y, w, alphas)
+    ref = Ridge(alpha=alpha).fit(A, y, sample_weight=w)
+    np.testing.assert_allclose(coef, ref.coef_, rtol=RIDGE_RTOL)
+    np.testing.assert_allclose(intercept, ref.intercept_, rtol=RIDGE_RTOL)
+    # brute force: the weighted, centred hat matrix of every alpha, GCV = RSS / (1 - tr H / n)^2
+    root = np.sqrt(w)
+    Ac = (A - np.average(A, axis=0, weights=w)) * root[:, None]
+    yc = (y - np.average(y, weights=w)) * root
+    gcv = []
+    for a in alphas:
+        H = Ac @ np.linalg.solve(Ac.T @ Ac + a * np.eye(6), Ac.T)
+        gcv.append(np.sum((yc - H @ yc) ** 2) / (1 - np.trace(H) / len(y)) ** 2)
+    assert alpha == alphas[int(np.argmin(gcv))]
