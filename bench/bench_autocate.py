@@ -52,7 +52,7 @@ def compare(
     ctx = auto._ctx
     rows = np.arange(ctx.data.n)
     Xf = ctx.data.X.reset_index(drop=True)
-    for name, cls in _REGISTRY.items():
+    for name, cls in _REGISTRY.items():  # every estimator, XLearner too (not a default candidate)
         cand = cls()
         state = cand._final_fit(ctx, rows)
         out[name] = sqrt_pehe(cand._final_predict(state, ctx, Xf, with_var=False)[0][:, 0, 0], tau)
@@ -60,7 +60,9 @@ def compare(
     return out
 
 
-def datasets(which: str, reps: int, seeds: int, n: int) -> list[tuple[str, tuple[Any, ...]]]:
+def datasets(
+    which: str, reps: int, seeds: int, n: int, first_seed: int = 1
+) -> list[tuple[str, tuple[Any, ...]]]:
     out: list[tuple[str, tuple[Any, ...]]] = []
     if which in ("all", "ihdp") and ihdp_available():
         for r in range(1, reps + 1):
@@ -71,7 +73,7 @@ def datasets(which: str, reps: int, seeds: int, n: int) -> list[tuple[str, tuple
     if which in ("all", "sim"):
         from causal.data import simulate_content
 
-        for s in range(1, seeds + 1):
+        for s in range(first_seed, first_seed + seeds):
             df = simulate_content(n=n, seed=s)
             args = (
                 df["saves"].to_numpy(dtype=float),
@@ -113,11 +115,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--n", type=int, default=5000, help="rows per simulated dataset")
+    parser.add_argument("--first-seed", type=int, default=1, help="first simulator seed")
     args = parser.parse_args(argv)
     reps, seeds = (5, 2) if args.quick else (args.reps, args.seeds)
     print(f"# AutoCate vs its candidates (same nuisances); load {machine_load()}")
     groups: dict[str, list[dict[str, Any]]] = {}
-    for label, data in datasets(args.only, reps, seeds, args.n):
+    for label, data in datasets(args.only, reps, seeds, args.n, args.first_seed):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -22,6 +22,9 @@ FAST: dict[str, dict[str, object]] = {
 WITH_INTERVALS = {"CausalForest", "LinearDML", "DRLearner"}
 #: Same seed, same data: results must agree to floating-point noise.
 REPRO_ATOL = 1e-10
+#: The exact candidate among noisy ones (noise SD 50-120 vs 30 in the target) gets nearly all
+#: the blend weight; the noisy ones would only add variance.
+WEIGHT_ON_EXACT_MIN = 0.9
 NUISANCE = {"n_estimators": 30}
 
 
@@ -190,3 +193,33 @@ def test_without_modifiers_the_effect_is_the_ate(name: str, data: dict[str, obje
     np.testing.assert_allclose([lo[0], hi[0]], est.ate_interval(), rtol=1e-12)
     with pytest.raises(estimators.EstimatorInputError, match="fitted without X"):
         est.effect(data["X"])
+
+
+def test_autocate_default_candidates_leave_out_xlearner(data: dict[str, object]) -> None:
+    est = estimators.AutoCate(cv=2, random_state=0, nuisance_params=NUISANCE).fit(
+        data["Y"], data["T"], X=data["X"]
+    )
+    assert set(est.score_table_["estimator"]) == {
+        "CausalForest",
+        "LinearDML",
+        "DRLearner",
+        "TLearner",
+        "SLearner",
+    }
+    asked = estimators.AutoCate(
+        candidates=["XLearner", "TLearner"], cv=2, random_state=0, nuisance_params=NUISANCE
+    ).fit(data["Y"], data["T"], X=data["X"])
+    assert set(asked.score_table_["estimator"]) == {"XLearner", "TLearner"}
+
+
+def test_blend_weights_find_the_exact_candidate_on_badly_scaled_outcomes() -> None:
+    # outcomes in the hundreds (IHDP replication 34 reaches 340): SLSQP on the raw scale had
+    # returned its uniform starting point; the rescaled problem must find the exact candidate
+    from estimators._auto import _simplex_weights
+
+    rng = np.random.default_rng(3)
+    truth = rng.exponential(100.0, size=600)
+    preds = np.column_stack([truth + rng.normal(0, s, 600) for s in (80.0, 0.0, 50.0, 120.0)])
+    target = truth + rng.normal(0, 30.0, 600)
+    weights = _simplex_weights(preds, target, np.ones(600))
+    assert weights[1] > WEIGHT_ON_EXACT_MIN, weights
