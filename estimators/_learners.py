@@ -139,7 +139,9 @@ _COMMON_DOC = """
         LightGBM parameters that override the defaults of the nuisance models. The key
         ``"outcome_library"`` (a list from "lightgbm", "linear", "poisson"; default all three)
         sets the outcome models tried per outcome and arm, the one with the smallest
-        out-of-fold error being used (see ``estimators._library``).
+        out-of-fold error being used (see ``estimators._library``); ``"propensity_library"``
+        (from "lightgbm", "logistic"; default "lightgbm" only) does the same for the propensity
+        model, by out-of-fold log-loss.
     random_state : int, numpy Generator or None
     n_jobs : int or None, default -1
         Threads (-1 or None: all cores): independent LightGBM models (each single-threaded)

@@ -22,7 +22,17 @@ import pandas as pd
 
 from estimators._errors import EstimatorInputError
 from estimators._inputs import Prepared
-from estimators._library import LinearOutcome, library_members, oof_mse
+from estimators._library import (
+    LinearOutcome,
+    LogisticPropensity,
+    library_members,
+    oof_log_loss,
+    oof_mse,
+    propensity_members,
+)
+
+#: Keys of ``nuisance_params`` that pick library members rather than LightGBM settings.
+LIBRARY_KEYS = ("outcome_library", "propensity_library")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,7 +141,7 @@ def lgbm_params(
         "n_jobs": LGBM_THREADS,
         "random_state": seed,
     }
-    params.update({k: v for k, v in (overrides or {}).items() if k != "outcome_library"})
+    params.update({k: v for k, v in (overrides or {}).items() if k not in LIBRARY_KEYS})
     return params
 
 
@@ -227,7 +237,7 @@ class Nuisances:
     mu: np.ndarray | None  # (n, d_y, n_levels) E[Y | T=t, Z], discrete only
     mu_models: list[list[list[Any]]] | None  # [outcome][level] -> fold models
     e_models: list[Any] | None  # propensity fold models, discrete only
-    library: pd.DataFrame | None = None  # outcome library: out-of-fold MSE per member, chosen
+    library: pd.DataFrame | None = None  # per nuisance model and member: out-of-fold error, chosen
 
 
 def _fit_task(
@@ -251,8 +261,13 @@ def _fit_task(
 
     def task() -> tuple[Any, np.ndarray]:
         Ztr = Z[train]
+        model: Any
         if n_classes:
-            model = _fit_classifier(Ztr, target, w, n_classes, params)
+            if member == "logistic":
+                seed = int(params["random_state"])
+                model = LogisticPropensity(seed).fit(Ztr, target, w, n_classes)
+            else:
+                model = _fit_classifier(Ztr, target, w, n_classes, params)
             del Ztr
             return model, model.predict_proba(Z[test])
         if member != "lightgbm":
@@ -278,11 +293,18 @@ def crossfit(
     Outcome models (``m_y`` and the per-arm ``mu``) come from the outcome library
     (``_library.py``): every member is cross-fitted on the same folds and the one with the
     smallest out-of-fold squared error is kept, per outcome and arm (``Nuisances.library``
-    lists the errors). ``overrides["outcome_library"]`` restricts the members; the other keys of
-    ``overrides`` go to LightGBM.
+    lists the errors). With ``overrides["propensity_library"] = ["lightgbm", "logistic"]`` the
+    propensity model is chosen the same way, by out-of-fold log-loss (default: LightGBM). ``overrides["outcome_library"]`` and
+    ``overrides["propensity_library"]`` restrict the members; the other keys of ``overrides``
+    go to LightGBM.
     """
     overrides = dict(overrides or {})
     requested = overrides.pop("outcome_library", None)
+    e_members = (
+        propensity_members(overrides.pop("propensity_library", None))
+        if data.Z.shape[1]
+        else ("lightgbm",)
+    )
     n, d_y = data.y.shape
     members = [
         library_members(requested, data.y[:, j]) if data.Z.shape[1] else ("lightgbm",)
@@ -326,8 +348,11 @@ def crossfit(
             )
             if n_levels == 2:
                 p_clf.setdefault("objective", "binary")
-            tasks.append(_fit_task(Z, tr, ~tr, t_tr, wtr, p_clf, n_classes=n_levels))
-            kinds.append(("e", k, 0, 0, "lightgbm"))
+            for mem in e_members:
+                tasks.append(
+                    _fit_task(Z, tr, ~tr, t_tr, wtr, p_clf, n_classes=n_levels, member=mem)
+                )
+                kinds.append(("e", k, 0, 0, mem))
             for a in range(n_levels):
                 arm = tr & (data.t_codes == a)
                 wa = None if w is None else w[arm]
@@ -351,13 +376,32 @@ def crossfit(
             lib_oof.setdefault(key, np.empty(n))[te] = pred
             lib_models.setdefault(key, []).append(model)
         elif kind == "e":
-            assert e is not None
-            e[te] = pred
-            e_models.append(model)
+            key = (kind, 0, 0, mem)
+            lib_oof.setdefault(key, np.empty((n, n_levels)))[te] = pred
+            lib_models.setdefault(key, []).append(model)
         else:
             assert t_hat is not None
             t_hat[te] = pred
     records = []
+    if data.discrete:
+        assert e is not None
+        losses = {
+            mem: oof_log_loss(lib_oof[("e", 0, 0, mem)], data.t_codes, w) for mem in e_members
+        }
+        best_e = min(e_members, key=lambda mem: losses[mem])  # ties: the earlier member
+        e[:] = lib_oof[("e", 0, 0, best_e)]
+        e_models = lib_models[("e", 0, 0, best_e)]
+        records += [
+            {
+                "model": "P(T|Z)",
+                "outcome": None,
+                "member": mem,
+                "metric": "log-loss",
+                "oof_error": err,
+                "chosen": mem == best_e,
+            }
+            for mem, err in losses.items()
+        ]
     for j in range(d_y):
         targets = [("m_y", 0, np.ones(n, dtype=bool))]
         if data.discrete:
@@ -383,7 +427,8 @@ def crossfit(
                     "model": "E[Y|Z]" if kind == "m_y" else f"E[Y|T={data.levels[a]!r},Z]",
                     "outcome": data.outcome_names[j],
                     "member": mem,
-                    "oof_mse": err,
+                    "metric": "mse",
+                    "oof_error": err,
                     "chosen": mem == best,
                 }
                 for mem, err in errors.items()
