@@ -150,10 +150,12 @@ class AutoCate(BaseCate):
        ``"ensemble"`` refits every candidate with positive weight and blends them with simplex
        weights that minimise the same out-of-fold loss (``weights_``). ``"auto"`` (default):
        ``"ensemble"``, or ``"select"`` when ``require_intervals=True``. Measured with every
-       candidate on the same nuisances (``bench/bench_autocate.py``): on the 50 IHDP
-       replications the blend's mean sqrt(PEHE) was 0.53 against 0.59 for selection and 0.56
-       for the best single candidate (TLearner); on ``simulate_content`` (saves, 6 x 5,000) 1.15
-       against 1.31 and 1.10 (DRLearner) — tied within noise (paired difference 0.05 +- 0.14).
+       candidate on the same nuisances (``bench/bench_autocate.py``, default candidates): on
+       the 50 IHDP replications the blend's mean sqrt(PEHE) was 0.517 against 0.559 for the
+       best single candidate (TLearner; paired difference -0.042 +- 0.010); on
+       ``simulate_content`` (saves, seeds 7-12 x 5,000, not used to choose the defaults) 1.020
+       against 1.061 (DRLearner; -0.04 +- 0.10). Selecting the best candidate instead of
+       blending did worse on both (0.586 on IHDP, 1.31 on seeds 1-6).
 
     Intervals: ``effect_interval`` delegates to the selected candidate when it has valid
     intervals (CausalForest, DRLearner, LinearDML); otherwise (a meta-learner or a blend) it
