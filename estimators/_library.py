@@ -19,7 +19,9 @@ member       model                                                              
 Selecting among three members on out-of-fold error costs one fit per member and fold (no nested
 cross-validation); the two linear members are cheap next to LightGBM and are fitted on at most
 :data:`LINEAR_MAX_ROWS` rows. ``nuisance_params={"outcome_library": ["lightgbm"]}`` restores
-trees only.
+trees only. The propensity model can be chosen the same way (LightGBM or a logistic regression,
+by out-of-fold log-loss; opt-in, see :data:`DEFAULT_PROPENSITY`). Fitted estimators list every
+member's out-of-fold error and the choice in ``outcome_models_``.
 """
 
 from __future__ import annotations
