@@ -27,20 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import ihdp_available, load_ihdp, machine_load, markdown_table, sqrt_pehe
+from bench_accuracy import MODIFIERS
 
 from estimators import AutoCate
 from estimators._auto import _REGISTRY
-
-SIM_MODIFIERS = [
-    "category",
-    "format",
-    "quality_score",
-    "age_days",
-    "creator_followers",
-    "text_overlay",
-    "shoppable",
-    "prior_impressions",
-]
 
 
 def compare(
@@ -78,7 +68,7 @@ def datasets(
             args = (
                 df["saves"].to_numpy(dtype=float),
                 df["boosted"].to_numpy(),
-                df[SIM_MODIFIERS].copy(),
+                df[MODIFIERS].copy(),
                 df["true_cate_saves"].to_numpy(),
                 s,
                 df["creator_id"].to_numpy(),

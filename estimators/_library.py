@@ -121,6 +121,16 @@ class LinearDesign:
         return np.hstack(blocks)
 
 
+def _subsample(
+    Z: pd.DataFrame, target: np.ndarray, w: np.ndarray | None, seed: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """At most :data:`LINEAR_MAX_ROWS` rows, drawn without replacement (order kept)."""
+    if len(target) <= LINEAR_MAX_ROWS:
+        return Z, target, w
+    keep = np.sort(np.random.default_rng(seed).choice(len(target), LINEAR_MAX_ROWS, replace=False))
+    return Z.iloc[keep], target[keep], None if w is None else w[keep]
+
+
 class LinearOutcome:
     """Ridge (``kind="linear"``) or Poisson log-link GLM (``kind="poisson"``) on a design.
 
@@ -134,12 +144,7 @@ class LinearOutcome:
         self.seed = seed
 
     def fit(self, Z: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> LinearOutcome:
-        if len(y) > LINEAR_MAX_ROWS:
-            keep = np.sort(
-                np.random.default_rng(self.seed).choice(len(y), LINEAR_MAX_ROWS, replace=False)
-            )
-            Z, y = Z.iloc[keep], y[keep]
-            w = None if w is None else w[keep]
+        Z, y, w = _subsample(Z, y, w, self.seed)
         self.design_ = LinearDesign().fit(Z)
         A = self.design_.transform(Z)
         if self.kind == "linear":
@@ -176,12 +181,7 @@ class LogisticPropensity:
     ) -> LogisticPropensity:
         from sklearn.linear_model import LogisticRegression
 
-        if len(t) > LINEAR_MAX_ROWS:
-            keep = np.sort(
-                np.random.default_rng(self.seed).choice(len(t), LINEAR_MAX_ROWS, replace=False)
-            )
-            Z, t = Z.iloc[keep], t[keep]
-            w = None if w is None else w[keep]
+        Z, t, w = _subsample(Z, t, w, self.seed)
         self.design_ = LinearDesign().fit(Z)
         self.n_classes_ = n_classes
         self.model_ = LogisticRegression(C=1.0, max_iter=1000).fit(
