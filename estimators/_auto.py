@@ -23,6 +23,7 @@ from estimators._learners import (
     TLearner,
     XLearner,
 )
+from estimators._nuisance import one_blas_thread
 from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
 __all__ = ["AutoCate", "causal_losses"]
@@ -308,6 +309,7 @@ class AutoCate(BaseCate):
         keep = order[: int(np.searchsorted(np.cumsum(sizes), self.max_score_samples)) + 1]
         return np.flatnonzero(np.isin(groups, keep))
 
+    @one_blas_thread
     def fit(
         self,
         Y: Any,

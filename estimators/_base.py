@@ -123,7 +123,6 @@ class Context:
         return self.t_res.shape[1]
 
 
-@one_blas_thread
 def build_context(
     owner: str,
     Y: Any,
@@ -297,6 +296,7 @@ class BaseCate:
         )
 
     # ------------------------------------------------------------------ fit
+    @one_blas_thread
     def fit(
         self,
         Y: Any,
@@ -431,6 +431,7 @@ class BaseCate:
         a0 = -1 if T0 is None else index(T0, "T0")
         return a1, a0, 1.0
 
+    @one_blas_thread
     def _tau_var(
         self, X: Any, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None, Context]:

@@ -32,7 +32,6 @@ from estimators._linear import wls_robust
 from estimators._nuisance import (
     fit_regressor,
     lgbm_params,
-    one_blas_thread,
     run_tasks,
 )
 from estimators._params import Integer, Options, Real
@@ -215,7 +214,6 @@ class CausalForest(_Common):
             n_jobs,
         )
 
-    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         from econml.grf import CausalForest as GRF
 
@@ -232,7 +230,6 @@ class CausalForest(_Common):
             )
         return forests
 
-    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -296,7 +293,6 @@ class LinearDML(_Common):
             n_jobs,
         )
 
-    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         phi = _with_intercept(ctx.x_lin[rows])
         D = _design(phi, ctx.t_res[rows])
@@ -306,7 +302,6 @@ class LinearDML(_Common):
             for j in range(ctx.y_res.shape[1])
         ]
 
-    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -424,7 +419,6 @@ class DRLearner(_Common):
             n_jobs,
         )
 
-    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         assert ctx.dr is not None
         if self.final == "linear":
@@ -455,7 +449,6 @@ class DRLearner(_Common):
             )
         return ("forest", forests)
 
-    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -549,7 +542,6 @@ class TLearner(_MetaLearner):
         mu = ctx.nuis.mu[rows]
         return mu[:, :, 1:] - mu[:, :, :1]
 
-    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         if ctx.data.W is None:
             return None
@@ -559,7 +551,6 @@ class TLearner(_MetaLearner):
             for j in range(c.shape[1])
         ]
 
-    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -589,7 +580,6 @@ class TLearner(_MetaLearner):
         tau[:] = mean[:, :, 1:] - mean[:, :, :1]
         return tau, None
 
-    @one_blas_thread
     def _final_predict_rows(
         self, state: Any, ctx: Context, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -641,7 +631,6 @@ class SLearner(_MetaLearner):
                 out[:, j, a] = preds[j * n_levels + a + 1] - base
         return out
 
-    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         d = ctx.data
         Zr = self._with_t(d.Z.iloc[rows], d.t_codes[rows], ctx.k + 1)
@@ -658,7 +647,6 @@ class SLearner(_MetaLearner):
         ]
         return (models, proj)
 
-    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -693,7 +681,6 @@ class XLearner(_MetaLearner):
     (4,)
     """
 
-    @one_blas_thread
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         d = ctx.data
         assert d.X is not None and ctx.nuis.mu is not None
@@ -717,7 +704,6 @@ class XLearner(_MetaLearner):
             for _ in range(d.y.shape[1])
         ]
 
-    @one_blas_thread
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:

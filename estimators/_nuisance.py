@@ -42,7 +42,6 @@ __all__ = [
     "lgbm_params",
     "make_folds",
     "one_blas_thread",
-    "predict_mean",
     "run_tasks",
 ]
 
@@ -86,8 +85,10 @@ def one_blas_thread(func: F) -> F:
     Our matrix products are small (n x ~20); multi-threaded OpenBLAS spin-waits on a busy
     machine. Measured at load average 8-9 (10:57 UTC): ``wls_robust`` on 100,000 x 21 took
     7.5-9.7 s with 2 OpenBLAS threads and 0.03 s with one (LinearDML's final stages took 12.8 s
-    of a 100k-row AutoCate fit). Apply only to entry points called from the caller's thread,
-    never inside :func:`run_tasks` workers (the limit is process-wide).
+    of a 100k-row AutoCate fit). Applied once at the public entry points (``fit`` of every
+    estimator and AutoCate, and the prediction path behind ``effect``/``effect_interval``), so
+    every stage below them — nuisance library, final stages, scoring — runs under it; never
+    inside :func:`run_tasks` workers (the limit is process-wide).
     """
 
     @functools.wraps(func)
@@ -219,11 +220,6 @@ def _fit_classifier(
     import lightgbm as lgb
 
     return lgb.LGBMClassifier(**params).fit(Z, t, sample_weight=w)
-
-
-def predict_mean(models: list[Any], Z: pd.DataFrame) -> np.ndarray:
-    """Average prediction of the fold models (used for new rows)."""
-    return np.mean([np.asarray(m.predict(Z), dtype=float) for m in models], axis=0)
 
 
 @dataclass(slots=True)
