@@ -168,7 +168,10 @@ _COMMON_DOC = """
     discrete_treatment : bool or None, default None
         None: T is discrete if non-numeric, binary, or integer-valued with at most 10 levels.
     control : optional
-        The control level of a discrete T (default 0, False, 'control' or the first level).
+        The control level of a discrete T. Default: 0, False or 'control' when T has such a
+        level; other labels (e.g. ``{"ctl", "boost"}``) must name it, or ``fit`` refuses rather
+        than guess (a guess can flip the sign). Every effect is labelled "<arm> vs <control>"
+        (``contrasts_``, ``ATEResult.contrast``).
     nuisance_params : dict, optional
         LightGBM parameters that override the defaults of the nuisance models. The key
         ``"outcome_library"`` (a list from "lightgbm", "linear", "poisson"; default all three)
