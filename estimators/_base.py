@@ -638,7 +638,8 @@ class BaseCate(BaseEstimator):  # type: ignore[misc]
                     raise EstimatorInputError(
                         f"trim={trim!r} keeps {int(keep.sum())} unit(s); loosen the bounds."
                     )
-                label += f", trimmed to {lo:.3g} <= e(x) <= {hi:.3g} ({dropped:,} units dropped)"
+                label += f" trimmed to {lo:.3g} <= e(x) <= {hi:.3g} ({dropped:,} units dropped"
+                label += ": the ATE itself)" if dropped == 0 else ")"
         rows = np.flatnonzero(keep)
         return rows, (None if w is None else w[rows]), label
 
