@@ -302,7 +302,7 @@ def _check_overlap(e: np.ndarray, codes: np.ndarray, clip: float, levels: tuple[
         )
 
 
-class BaseCate(BaseEstimator):  # type: ignore[misc]
+class BaseCate(BaseEstimator):
     """Common API: ``fit``, ``effect``, ``effect_interval``, ``ate``, ``ate_interval``, ``att``.
 
     A scikit-learn estimator (``sklearn.base.BaseEstimator``): ``get_params``/``set_params``,
