@@ -238,9 +238,12 @@ def test_overlap_weighted_effect_against_its_truth() -> None:
 
 @pytest.mark.slow
 def test_estimator_att_coverage_by_simulation() -> None:
-    """The full estimator (LightGBM nuisances, cross-fitted): ATT coverage over 300 datasets."""
+    """The full estimator (LightGBM nuisances, cross-fitted): ATT coverage over 1,000 datasets.
+
+    Measured: 0.949 (mean z 0.03, SD of z 1.05); 518 s at load average 27 on 2 cores.
+    """
     att = _truth(_sigmoid, lambda x: 1 + x)
-    reps, hits = 300, 0
+    reps, hits = 1_000, 0
     for r in range(reps):
         x, t, y = _sim(1_000, 1_000 + r)
         est = estimators.LinearDML(cv=2, random_state=r, n_jobs=1, nuisance_params=NUISANCE)
@@ -248,4 +251,5 @@ def test_estimator_att_coverage_by_simulation() -> None:
         hits += res.effect_ci_lower <= att <= res.effect_ci_upper
     coverage = hits / reps
     print(f"ATT coverage {coverage:.3f} over {reps}")
-    assert 0.92 <= coverage <= 0.98, coverage  # 300 reps: SE of a coverage near 0.95 is 0.013
+    # 1,000 reps: the SE of a coverage near 0.95 is 0.007
+    assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], coverage
