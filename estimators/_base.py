@@ -382,6 +382,13 @@ class BaseCate(BaseEstimator):
         Returns
         -------
         self
+
+        Notes
+        -----
+        Rows are matched by index, never silently by position: pandas inputs whose indexes
+        hold the same labels in another order are aligned when every input is pandas, and
+        refused otherwise. String treatment labels need ``control=`` unless one of them is
+        ``"control"``. Each arm needs at least 10 units, as in ``causal.validate``.
         """
         self._check_params()
         name = type(self).__name__
