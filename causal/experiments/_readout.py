@@ -7,11 +7,13 @@ to the engine's :class:`~causal.stats.Moments`:
 - each treatment arm against control, every metric: :func:`~causal.stats.mean_effect`
   (Welch t for means, z for proportions) or :func:`~causal.stats.ratio_effect` (delta method;
   clustered designs use it for every metric, as a ratio of cluster sums);
-- multiple testing: :func:`~causal.stats.adjust_pvalues` with ``correction`` over success
-  metrics × arms; guardrails form their own family; segments use Benjamini–Hochberg over
+- multiple testing: :func:`~causal.stats.adjust_pvalues` with ``correction`` over the success
+  metrics × arms the config names (a metric that could not be estimated keeps its place in the
+  family); guardrails form their own family; segments use Benjamini–Hochberg over
   segment × metric × arm and are flagged exploratory;
 - guardrails: :func:`~causal.stats.noninferiority` with their margin, then
-  :func:`~causal.stats.decide` per arm (an SRM failure makes the readout untrustworthy).
+  :func:`~causal.stats.decide` per arm (an SRM failure, or a success metric that could not be
+  estimated, makes the readout untrustworthy).
 """
 
 from __future__ import annotations
@@ -376,9 +378,11 @@ def _row(
 
 
 def _with_adjusted(rows: list[MetricRow], method: Correction) -> list[MetricRow]:
+    """Adjust over the family the config fixes: every row counts, estimated or not."""
     if not rows:
         return rows
-    adj = adjust_pvalues(np.array([r.pvalue for r in rows], dtype=float), method=method)
+    p = np.array([r.pvalue for r in rows], dtype=float)
+    adj = adjust_pvalues(p, method=method, family_size=len(rows))
     from dataclasses import replace
 
     return [replace(r, pvalue_adjusted=float(a)) for r, a in zip(rows, adj, strict=True)]
