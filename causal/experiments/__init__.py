@@ -23,6 +23,7 @@ from causal.experiments._plan import (
     metric_inputs,
     moment_names,
 )
+from causal.experiments._sequential import SequentialLook, SequentialPlan
 from causal.experiments._readout import (
     MetricRow,
     Readout,
@@ -45,6 +46,8 @@ __all__ = [
     "Proportion",
     "Ratio",
     "Readout",
+    "SequentialLook",
+    "SequentialPlan",
     "get_engine",
     "merge_aggregates",
     "metric_inputs",

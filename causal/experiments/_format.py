@@ -28,6 +28,7 @@ def format_value(field: str, value: Any) -> str:
     >>> format_value("effect", float("nan"))
     '—'
     """
+    field = field.removeprefix("seq_")  # sequential columns format like their fixed kin
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -40,7 +41,7 @@ def format_value(field: str, value: Any) -> str:
         if field in _PCT:
             sign = "+" if field.startswith("rel_") and value > 0 else ""
             return f"{sign}{value * 100:.2f}%"
-        if field.startswith("pvalue"):
+        if field.startswith("pvalue") or field == "alpha":
             return "<0.0001" if value < 1e-4 else f"{value:.4f}"
         return f"{value:.4g}"
     return str(value)
