@@ -23,13 +23,13 @@ from causal.experiments._plan import (
     metric_inputs,
     moment_names,
 )
-from causal.experiments._sequential import SequentialLook, SequentialPlan
 from causal.experiments._readout import (
     MetricRow,
     Readout,
     readout,
     readout_from_aggregates,
 )
+from causal.experiments._sequential import SequentialLook, SequentialPlan
 
 __all__ = [
     "AggregateRequest",
