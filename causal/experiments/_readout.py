@@ -48,6 +48,7 @@ from causal.stats import (
     SRMResult,
     adjust_pvalues,
     decide,
+    mde_from_se,
     mean_effect,
     noninferiority,
     ratio_effect,
@@ -182,6 +183,22 @@ class Readout:
         if "untrustworthy" in kinds:
             return "untrustworthy"
         return "no_ship"
+
+    def power(self, power: float = 0.8) -> list[dict[str, Any]]:
+        """Minimum detectable effect of each overall row at this sample size.
+
+        One dict per metric × arm: ``metric``, ``variant``, ``n_control``, ``n_treatment``,
+        ``se``, ``mde`` (the absolute effect a two-sided test at the readout's ``alpha`` detects
+        with ``power``, :func:`causal.stats.mde_from_se`) and ``rel_mde`` (relative to the
+        control mean; NaN when that is 0).
+        """
+        out = []
+        for r in self.metrics:
+            m = mde_from_se(r.se, alpha=self.alpha, power=power)
+            rel = m / abs(r.control_mean) if r.control_mean and math.isfinite(m) else math.nan
+            out.append({"metric": r.metric, "variant": r.variant, "n_control": r.n_control,
+                        "n_treatment": r.n_treatment, "se": r.se, "mde": m, "rel_mde": rel})  # fmt: skip
+        return out
 
     # ---- conversions -------------------------------------------------------------------
     def to_pandas(self, *, segments: bool = False) -> Any:
