@@ -48,12 +48,12 @@ from causal.stats import (
     SRMResult,
     adjust_pvalues,
     decide,
-    mde_from_se,
     mean_effect,
     noninferiority,
     ratio_effect,
     srm_test,
 )
+from causal.stats._power import mde_from_se
 
 __all__ = ["MetricRow", "Readout", "readout", "readout_from_aggregates"]
 

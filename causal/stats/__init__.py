@@ -17,7 +17,7 @@ from causal.stats._decision import decide, noninferiority
 from causal.stats._effects import effects_vs_control, mean_effect, ratio_effect
 from causal.stats._moments import Moments, merge_moments
 from causal.stats._multitest import adjust_pvalues
-from causal.stats._power import cuped_variance_reduction, mde, mde_from_se, sample_size
+from causal.stats._power import cuped_variance_reduction, mde, sample_size
 from causal.stats._results import (
     ConfidenceSequence,
     Decision,
@@ -55,7 +55,6 @@ __all__ = [
     "group_sequential_design",
     "group_sequential_test",
     "mde",
-    "mde_from_se",
     "mean_effect",
     "merge_moments",
     "noninferiority",

@@ -14,7 +14,7 @@ import pytest
 from causal.experiments import ExperimentDesign, Mean, Proportion, Ratio, readout
 from causal.experiments._format import format_value as _format_value
 from causal.report import write_readout_page
-from causal.stats import mde_from_se
+from causal.stats._power import mde_from_se
 
 
 def format_value(field, value):
