@@ -322,7 +322,11 @@ class Readout:
         )
 
     def _repr_html_(self) -> str:
-        parts = [f"<div class='causal-readout'><p>{_html_escape(_srm_line(self.srm))}</p>"]
+        srm = _html_escape(_srm_line(self.srm))
+        if not self.trustworthy:  # the same red warning as the readout page
+            srm = (f'<span role="alert" style="color:#771d1d;background:#fde8e8;'
+                   f'font-weight:600">{srm}</span>')  # fmt: skip
+        parts = [f"<div class='causal-readout'><p>{srm}</p>"]
         parts.append(
             html_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS, caption="Effects")
         )
@@ -627,6 +631,11 @@ def readout_from_aggregates(
     )  # fmt: skip
     notes = [f"metric '{m}' capped at {v:.6g} (its {_cap_q(design, m)} quantile)"
              for m, v in aggregates.caps.items()]  # fmt: skip
+    if plan is not None and seg_rows:
+        notes.append(
+            "segment rows are fixed-horizon and exploratory: the sequential plan covers the "
+            "overall metrics only"
+        )
     if clustered:
         notes.append(
             f"cluster-randomized on '{design.cluster}': effects per unit as ratios of cluster "

@@ -243,3 +243,11 @@ def test_daily_readouts_detect_a_real_effect():
     # 0.09 (unit variance): ~80% fixed-horizon power at day 20 with 2,000 units an arm
     assert _daily_readout_rate("group_sequential", reps=150, seed=62, shift=0.09) > 0.6
     assert _daily_readout_rate("always_valid", reps=150, seed=62, shift=0.09) > 0.3
+
+
+def test_segments_stay_fixed_horizon_and_say_so(data):
+    df = data.assign(platform=np.where(np.arange(len(data)) % 2, "ios", "web"))
+    d = ExperimentDesign("arm", "control", [Mean("y", "y")], segments=["platform"])
+    ro = readout(df, d, sequential={"method": "always_valid", "planned_units": PLANNED})
+    assert all(r.sequential is None for r in ro.segments)
+    assert any("sequential plan covers the overall metrics only" in n for n in ro.notes)

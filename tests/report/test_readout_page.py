@@ -117,3 +117,8 @@ def test_sequential_section(tmp_path):
     page = write_readout_page(ro, tmp_path / "s.html").read_text()
     assert "<h2>Sequential monitoring" in page and "50%" in page
     assert format_value("seq_pvalue", ro.metrics[0].sequential.pvalue) in page
+
+
+def test_notebook_view_warns_in_red_too(pages):
+    ok, _, bad, _ = pages
+    assert 'role="alert"' in bad._repr_html_() and 'role="alert"' not in ok._repr_html_()
