@@ -294,3 +294,9 @@ def test_config_is_validated_before_the_data(files, capsys):
     assert code == 2
     _assert_one_paragraph(err, "'srm_alpha'", "shares sum to 1.1")
     assert "Parquet" not in err
+
+
+def test_remote_paths_are_left_to_the_engine():
+    from causal.cli._inputs import check_data_path
+
+    check_data_path("s3://bucket/experiment/*.parquet")  # no local checks on remote paths
