@@ -193,10 +193,12 @@ def _show_bool_values(cmd: Any) -> None:
 # ---- errors at the boundary ---------------------------------------------------------------------
 
 _SQL_CONTEXT = re.compile(r"\n\s*LINE \d+:.*", re.DOTALL)
+# DuckDB appends its own tuning advice (reader options a command-line user cannot set)
+_ENGINE_ADVICE = re.compile(r"\s*(The search space used was:|Possible fixes:).*", re.DOTALL)
 
 
 def _one_paragraph(text: str) -> str:
-    text = _SQL_CONTEXT.sub("", str(text)).strip()
+    text = _ENGINE_ADVICE.sub(".", _SQL_CONTEXT.sub("", str(text))).strip()
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

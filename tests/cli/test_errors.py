@@ -300,3 +300,15 @@ def test_remote_paths_are_left_to_the_engine():
     from causal.cli._inputs import check_data_path
 
     check_data_path("s3://bucket/experiment/*.parquet")  # no local checks on remote paths
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_corrupt_csv_exits_2_without_engine_advice(files, capsys, engine):
+    tmp_path, _, cfg = files
+    bad = tmp_path / "binary.csv"
+    bad.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8)))
+    code, _, err = _run(capsys, "readout", str(bad), "-c", str(cfg), "-o", str(tmp_path / "o"),
+                        "--engine", engine)  # fmt: skip
+    assert code == 2
+    _assert_one_paragraph(err)
+    assert "Possible fixes" not in err and "search space" not in err
