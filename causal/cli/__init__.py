@@ -180,7 +180,14 @@ def _normalize_bool_flags(root: Any, args: list[str]) -> list[str]:
 
 
 def _show_bool_values(cmd: Any) -> None:
-    """Help shows ``--quiet [=true|false]`` rather than ``<bool>`` for every flag."""
+    """Help shows ``--quiet [=true|false]`` rather than ``<bool>`` for every flag (and nothing
+    after ``--help``)."""
+    try:
+        help_option = cmd.get_help_option(cmd.context_class(cmd))
+        if help_option is not None:
+            help_option.metavar = ""
+    except Exception:  # cosmetic only: never block the command over it
+        pass
     for p in getattr(cmd, "params", []):
         if p.name in ("help", "version"):
             p.metavar = ""

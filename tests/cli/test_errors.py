@@ -275,7 +275,7 @@ def test_readout_help_describes_the_config(capsys):
                 "[numerator_pre, denominator_pre]"):  # fmt: skip
         assert key in text, key
     quiet = next(line for line in out.splitlines() if "--quiet" in line)
-    assert "[=true|false]" in quiet and "<bool>" not in quiet
+    assert "[=true|false]" in quiet and "<bool>" not in out
 
 
 def test_simulate_experiment_writes_table_and_truth_together(tmp_path, capsys):
