@@ -35,22 +35,25 @@ from causal._errors import (
     MissingValuesError,
     UnknownVariantError,
 )
-from causal.stats._moments import Moments, merge_moments
+from causal.stats._moments import Moments, mean_delta, merge_moments
 from causal.stats._results import EffectResult
 
 __all__ = ["effects_vs_control", "mean_effect", "ratio_effect"]
 
 Test = Literal["welch", "z"]
 
-# A covariate whose pooled within-arm standard deviation is below this fraction of its
-# magnitude (or exactly 0) is treated as constant and dropped from CUPED.
-_CONST_RTOL = 1e-10
+# A covariate whose pooled within-arm variance is exactly 0, or below this fraction of the
+# variance its terms would have without cancellation (a linearised pre-period ratio that is
+# constant up to rounding), is treated as constant and dropped from CUPED. Not relative to its
+# magnitude: moments are exact at any offset, so 1e12 + N(0, 1e-3) is a usable covariate.
+_CONST_RTOL = 1e-12
 # Smallest eigenvalue (of the correlation matrix of the covariates) treated as collinear.
 _COLLINEAR_TOL = 1e-10
 
 _Vec = np.ndarray
 _Fn = Callable[[_Vec], float]
 _Grad = Callable[[_Vec], _Vec]
+_Diff = Callable[[Moments, Moments], _Vec]
 
 
 def _check_alpha(alpha: float) -> None:
@@ -106,21 +109,20 @@ def _pvalue(z: float, df: float) -> float:
 
 def _theta(
     arms: list[tuple[Moments, _Vec, np.ndarray]],
-    scale: np.ndarray,
     names: Sequence[str],
     notes: list[str],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled within-arm slope; returns (theta, kept-mask). Drops constant covariates."""
     p = arms[0][2].shape[0]
     a = np.zeros((p, p))
+    a_abs = np.zeros(p)
     b = np.zeros(p)
-    dof = 0
     for m, g, jac in arms:
         a += jac @ m.comoment @ jac.T
+        a_abs += np.diag(np.abs(jac) @ np.abs(m.comoment) @ np.abs(jac).T)
         b += jac @ m.comoment @ g
-        dof += m.n - 1
-    var = np.diag(a) / max(dof, 1)
-    keep = (var > 0) & (np.sqrt(np.maximum(var, 0)) > _CONST_RTOL * scale)
+    var = np.diag(a)
+    keep = (var > 0) & (var > _CONST_RTOL * a_abs)
     for name, k in zip(names, keep, strict=True):
         if not k:
             notes.append(
@@ -156,6 +158,7 @@ def _effect_core(
     grad_f: _Grad,
     h: Callable[[_Vec], _Vec] | None,
     jac_h: Callable[[_Vec], np.ndarray] | None,
+    fh_diff: _Diff,
     cov_names: Sequence[str],
     alpha: float,
     test: Test,
@@ -172,13 +175,13 @@ def _effect_core(
     theta = np.zeros(0)
     if h is not None and jac_h is not None:
         jt, jc = jac_h(mt), jac_h(mc)
-        scale = np.maximum(np.abs(h(mt)), np.abs(h(mc)))
-        theta, keep = _theta([(treatment, gt, jt), (control, gc, jc)], scale, cov_names, notes)
+        theta, keep = _theta([(treatment, gt, jt), (control, gc, jc)], cov_names, notes)
         if not keep.any():
             h = jac_h = None
+    # f(m_t) - f(m_c) and h(m_t) - h(m_c), exact at any offset (from shifted means)
+    fh = fh_diff(treatment, control)
     if h is not None and jac_h is not None:
-        ht, hc = h(mt), h(mc)
-        diff = float(theta @ (ht - hc))
+        diff = float(theta @ fh[1:])
         st = ft - wc * diff
         sc = fc + wt * diff
         adj_t, adj_c = jt.T @ theta, jc.T @ theta
@@ -225,7 +228,7 @@ def _effect_core(
     else:
         vr = 0.0
 
-    effect = st - sc
+    effect = float(fh[0]) - (diff if theta.size and h is not None else 0.0)
     q = _quantile(alpha, df)
     if pooled_var:
         pooled = merge_moments(control, treatment)
@@ -243,7 +246,7 @@ def _effect_core(
         rel = rel_se = rel_lo = rel_hi = math.nan
         notes.append("relative lift undefined: the control mean is 0")
     else:
-        rel = st / sc - 1
+        rel = effect / sc  # == st / sc - 1, without cancelling at a large offset
         d_rel = tuple(dst[i] / sc - st * dsc[i] / sc**2 for i in range(2))
         rvt, rvc = var_parts(*d_rel)
         rel_se = math.sqrt(max(rvt + rvc, 0.0))
@@ -353,6 +356,7 @@ def mean_effect(
         grad_f=lambda m: e0,
         h=(lambda m: m[1:]) if covs else None,
         jac_h=(lambda m: jac) if covs else None,
+        fh_diff=mean_delta,
         cov_names=covs,
         alpha=alpha,
         test=test,
@@ -471,6 +475,14 @@ def ratio_effect(
         j[0, 3] = -m[2] / m[3] ** 2
         return j
 
+    def fh_diff(tm: Moments, cm: Moments) -> _Vec:
+        # a/b - c/d = (da * d - c * db) / (b * d) with da = a - c, db = b - d exact
+        delta = mean_delta(tm, cm)
+        out = [_ratio_diff(delta[0], delta[1], cm.mean[0], cm.mean[1], tm.mean[1])]
+        if use_cuped:
+            out.append(_ratio_diff(delta[2], delta[3], cm.mean[2], cm.mean[3], tm.mean[3]))
+        return np.array(out)
+
     return _effect_core(
         c,
         t,
@@ -478,12 +490,18 @@ def ratio_effect(
         grad_f=grad_f,
         h=h if use_cuped else None,
         jac_h=jac_h if use_cuped else None,
+        fh_diff=fh_diff,
         cov_names=(f"{covs[0]}/{covs[1]}",) if covs else (),
         alpha=alpha,
         test="z",
         clustered=clustered,
         notes=notes,
     )
+
+
+def _ratio_diff(d_num: float, d_den: float, num_c: float, den_c: float, den_t: float) -> float:
+    """``num_t / den_t - num_c / den_c`` from the exact differences of the parts."""
+    return float((d_num * den_c - num_c * d_den) / (den_t * den_c))
 
 
 def effects_vs_control(
