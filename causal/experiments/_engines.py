@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,9 +41,9 @@ from causal._errors import (
     ConfigError,
     DuplicateUnitError,
     MissingValuesError,
-    NonNumericColumnError,
 )
 from causal.data import missing_column_error, quote_ident
+from causal.data._rules import RowRule, check_numeric, row_rules
 from causal.experiments._plan import (
     AggregatePlan,
     AggregateRequest,
@@ -97,11 +97,28 @@ def _check_schema(types: dict[str, str], request: AggregateRequest, numeric) -> 
             raise missing_column_error(col, avail)
     for m in request.metrics:
         for col in m.columns():
-            if not numeric(types[col]):
-                raise NonNumericColumnError(
-                    f"Metric '{m.name}': column '{col}' must be numeric (or boolean) but holds "
-                    f"{types[col]}; convert it to numbers or pick another column."
-                )
+            check_numeric(m.name, col, types[col], numeric(types[col]))
+
+
+def _apply_rules(
+    request: AggregateRequest,
+    stats: dict[str, ColumnStats],
+    count_bad: Callable[[list[RowRule]], list[int]],
+) -> None:
+    """The row rules of :mod:`causal.data._rules`: decided from the pre-pass where its range
+    and type prove them, else by one counting pass (``count_bad``) over the rules left."""
+    left = [
+        r
+        for r in row_rules(request.metrics)
+        if not r.proven(
+            minimum=stats[r.column].minimum,
+            maximum=stats[r.column].maximum,
+            integer=stats[r.column].integer,
+        )
+    ]
+    if left:
+        for rule, bad in zip(left, count_bad(left), strict=True):
+            rule.check(int(bad))
 
 
 def _check_prepass(request: AggregateRequest, stats: dict[str, ColumnStats]) -> None:
@@ -283,6 +300,15 @@ class DuckDBEngine:
         _check_schema(types, request, lambda t: t.split("(")[0] in _NUMERIC_DUCK)
         n_rows, stats = self._prepass(con, src, params, request, types)
         _check_prepass(request, stats)
+
+        def count_bad(rules: list[RowRule]) -> list[int]:
+            sel = ", ".join(
+                f"COUNT(*) FILTER (WHERE {r.sql_bad(_as_double(quote_ident(r.column), types[r.column]))})"
+                for r in rules
+            )
+            return [int(v) for v in con.execute(f"SELECT {sel} FROM {src}", params).fetchall()[0]]
+
+        _apply_rules(request, stats, count_bad)
         plan = build_plan(request, stats, n_rows)
         sql = _duckdb_sql(plan, src, types)
         cur = con.execute(sql, params)
@@ -575,6 +601,9 @@ class PandasEngine:
         raw = {c: _as_float(df[c]) for c in cols}
         stats = {c: _pandas_stats(df[c], raw[c]) for c in cols}
         _check_prepass(request, stats)
+        _apply_rules(
+            request, stats, lambda rules: [int(r.bad_mask(raw[r.column]).sum()) for r in rules]
+        )
         plan = build_plan(request, stats, len(df))
         roll = plan.roll
         v_code, v_uniq = _codes(df[request.variant])

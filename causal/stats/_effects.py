@@ -246,10 +246,13 @@ def _effect_core(
         rel = rel_se = rel_lo = rel_hi = math.nan
         notes.append("relative lift undefined: the control mean is 0")
     else:
-        rel = effect / sc  # == st / sc - 1, without cancelling at a large offset
+        rel = st / sc - 1
         d_rel = tuple(dst[i] / sc - st * dsc[i] / sc**2 for i in range(2))
         rvt, rvc = var_parts(*d_rel)
         rel_se = math.sqrt(max(rvt + rvc, 0.0))
+        rel_lo, rel_hi = rel - q * rel_se, rel + q * rel_se
+    if math.isfinite(rel):  # the same as st / sc - 1, without cancelling at a large offset
+        rel = effect / sc
         rel_lo, rel_hi = rel - q * rel_se, rel + q * rel_se
 
     return EffectResult(

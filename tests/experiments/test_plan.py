@@ -134,7 +134,9 @@ def test_column_shift_only_when_the_offset_dominates():
     assert column_shift(ColumnStats(5, None, None, False)) == 0.0
 
 
-@pytest.mark.parametrize("name", ["causal.experiments._plan", "causal.experiments._engines"])
+@pytest.mark.parametrize(
+    "name", ["causal.experiments._plan", "causal.experiments._engines", "causal.data._rules"]
+)
 def test_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
