@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -134,11 +134,15 @@ def _check_prepass(request: AggregateRequest, stats: dict[str, ColumnStats]) -> 
 
 
 def _collect(
-    plan: AggregatePlan, groups: Iterable[tuple[GroupKey, bool, dict[str, Any]]], engine: str
+    plan: AggregatePlan,
+    groups: Iterable[tuple[GroupKey, bool, dict[str, Any]]],
+    engine: str,
+    cluster_rows: Mapping[GroupKey, Mapping[str, np.ndarray]] | None = None,
 ) -> Aggregates:
     """Executor rows → Aggregates: row checks, then :meth:`AggregatePlan.rebuild` per group.
 
-    ``groups`` yields (key, variant_is_null, aggregates by alias) for every group.
+    ``groups`` yields (key, variant_is_null, aggregates by alias) for every group;
+    ``cluster_rows`` (clustered designs) the per-cluster expression values of each group.
     """
     request = plan.request
     out: dict[GroupKey, dict[str, Moments]] = {}
@@ -148,7 +152,7 @@ def _collect(
             _raise_row_problems(row, plan, key.variant, v_null)
         if plan.caps and not caps:
             caps = plan.cap_values(row)
-        out[key] = plan.rebuild(row)
+        out[key] = plan.rebuild(row, None if cluster_rows is None else cluster_rows[key])
     if not any(k.segment is None for k in out):
         raise CausalError(f"The data have no rows (variant column '{request.variant}').")
     _check_results(out)
@@ -314,7 +318,11 @@ class DuckDBEngine:
         cur = con.execute(sql, params)
         cols_out = [d[0] for d in cur.description]
         rows = [dict(zip(cols_out, row, strict=True)) for row in cur.fetchall()]
-        return _collect(plan, (_duck_key(r, plan) for r in rows), self.name)
+        cluster_rows = None
+        if plan.clustered:  # the per-cluster sums themselves (G rows), for CR2
+            frame = con.execute(_duckdb_sql(plan, src, types, cluster_rows=True), params).df()
+            cluster_rows = _split_clusters(plan, frame)
+        return _collect(plan, (_duck_key(r, plan) for r in rows), self.name, cluster_rows)
 
     @staticmethod
     def _prepass(
@@ -358,8 +366,13 @@ def _py_num(v: Any) -> float | int | None:
     return float(v)
 
 
-def _duckdb_sql(plan: AggregatePlan, src: str, types: dict[str, str]) -> str:
-    """The plan as one grouped statement: level 1 (one row per unit) → groups."""
+def _duckdb_sql(
+    plan: AggregatePlan, src: str, types: dict[str, str], *, cluster_rows: bool = False
+) -> str:
+    """The plan as one grouped statement: level 1 (one row per unit) → groups.
+
+    ``cluster_rows``: instead, level 1's labels and expression values, one row per cluster.
+    """
     q = quote_ident
     request = plan.request
     roll = plan.roll
@@ -436,6 +449,10 @@ def _duckdb_sql(plan: AggregatePlan, src: str, types: dict[str, str]) -> str:
         group_by, keys = "v", ["CAST(v AS VARCHAR) AS l_v"]
     cte = [f"l1 AS ({level1})"]
     from_ = "l1"
+    if cluster_rows:
+        labels = [f"CAST({c} AS VARCHAR) AS l_{c}" for c in group_cols]
+        values = [f"{sql_of[e.alias]} AS {e.alias}" for e in plan.exprs]
+        return f"WITH {cte[0]} SELECT {', '.join(labels + values)} FROM l1"
     if plan.caps:
         qs = ", ".join(
             f"QUANTILE_CONT({_unit_value_sql(plan.expr(c.expr))}, {c.quantile!r}) AS {c.alias}"
@@ -444,6 +461,25 @@ def _duckdb_sql(plan: AggregatePlan, src: str, types: dict[str, str]) -> str:
         cte.append(f"caps AS (SELECT {qs} FROM l1)")
         from_ = "l1, caps"
     return f"WITH {', '.join(cte)} SELECT {', '.join(keys + aggs)} FROM {from_} GROUP BY {group_by}"
+
+
+def _split_clusters(
+    plan: AggregatePlan, frame: pd.DataFrame
+) -> dict[GroupKey, dict[str, np.ndarray]]:
+    """Per-cluster expression values (one row per cluster) split by group."""
+    out: dict[GroupKey, dict[str, np.ndarray]] = {}
+    aliases = [e.alias for e in plan.exprs]
+    v = frame["l_v"].astype(object).where(frame["l_v"].notna(), MISSING_LABEL).to_numpy()
+    for label in dict.fromkeys(v.tolist()):
+        sel = v == label
+        out[GroupKey(label)] = {a: frame[a].to_numpy(float)[sel] for a in aliases}
+    for s, a in plan.segments.items():
+        col = frame[f"l_{a}"].astype(object).where(frame[f"l_{a}"].notna(), MISSING_LABEL)
+        pairs = pd.MultiIndex.from_arrays([v, col.to_numpy()])
+        for key in dict.fromkeys(pairs.tolist()):
+            sel = (v == key[0]) & (col.to_numpy() == key[1])
+            out[GroupKey(key[0], s, key[1])] = {e: frame[e].to_numpy(float)[sel] for e in aliases}
+    return out
 
 
 def _unit_value_sql(e: Expr) -> str:
@@ -653,6 +689,23 @@ class PandasEngine:
         v_int = _int_codes(l1["v"], nv)
         mixed = (v_int != _int_codes(l1["v2"], nv)).astype(float)
 
+        cluster_rows: dict[GroupKey, dict[str, np.ndarray]] | None = None
+        if plan.clustered:
+            cluster_rows = {}
+            for code in np.unique(v_int):
+                label = v_uniq[code] if code < len(v_uniq) else MISSING_LABEL
+                sel = v_int == code
+                cluster_rows[GroupKey(label)] = {a: x[sel] for a, x in ex.items()}
+                for s in request.segments:
+                    s_uniq = seg_codes[s][1]
+                    sc = _int_codes(l1[plan.segments[s]], len(s_uniq) + 1)
+                    for b in np.unique(sc[sel]):
+                        value = s_uniq[b] if b < len(s_uniq) else MISSING_LABEL
+                        both = sel & (sc == b)
+                        cluster_rows[GroupKey(label, s, value)] = {
+                            a: x[both] for a, x in ex.items()
+                        }
+
         def groups() -> Iterator[tuple[GroupKey, bool, dict[str, Any]]]:
             for code, row in _pandas_rows(plan, v_int, nv, l1, ex, mixed, capv):
                 label = v_uniq[code] if code < len(v_uniq) else None
@@ -670,7 +723,7 @@ class PandasEngine:
                     )
                     yield key, False, row
 
-        return _collect(plan, groups(), self.name)
+        return _collect(plan, groups(), self.name, cluster_rows)
 
     @staticmethod
     def _read(source: Any, request: AggregateRequest) -> pd.DataFrame:

@@ -496,13 +496,19 @@ class AggregatePlan:
         """The expression named ``alias``."""
         return next(e for e in self.exprs if e.alias == alias)
 
-    def rebuild(self, row: Mapping[str, Any]) -> dict[str, Moments]:
-        """Moments of every metric from one group's aggregates (``alias -> value``)."""
+    def rebuild(
+        self, row: Mapping[str, Any], rows: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, Moments]:
+        """Moments of every metric from one group's aggregates (``alias -> value``).
+
+        ``rows`` (clustered designs): the group's per-cluster values of every expression; the
+        Moments then keep their per-cluster rows (for CR2 standard errors).
+        """
         n = int(row["n"])
         out: dict[str, Moments] = {}
         for m in self.request.metrics:
             names = moment_names(m, clustered=self.clustered)
-            out[m.name] = self._moments(row, n, self.slots[m.name], names)
+            out[m.name] = self._moments(row, n, self.slots[m.name], names, rows)
         return out
 
     def cap_values(self, row: Mapping[str, Any]) -> dict[str, float]:
@@ -578,7 +584,12 @@ class AggregatePlan:
         return shift, dmean, com
 
     def _moments(
-        self, row: Mapping[str, Any], n: int, slots: tuple[Slot, ...], names: tuple[str, ...]
+        self,
+        row: Mapping[str, Any],
+        n: int,
+        slots: tuple[Slot, ...],
+        names: tuple[str, ...],
+        arrays: Mapping[str, np.ndarray] | None = None,
     ) -> Moments:
         xs = list(dict.fromkeys(e for s in slots for e, _ in s.terms))
         inds = list(dict.fromkeys(s.indicator for s in slots if s.indicator is not None))
@@ -599,7 +610,13 @@ class AggregatePlan:
             rem[i] = float(exact - Fraction(shift[i]))  # what rounding the shift lost
         dmean = a_mat @ bdmean + rem
         com = a_mat @ bcom @ a_mat.T
-        return Moments.from_shifted(n, names, shift, dmean, com)
+        rows = None
+        if arrays is not None and not inds:  # clustered: no missing indicators
+            base = np.column_stack(
+                [np.asarray(arrays[e], dtype=float) - bshift[pos[e]] for e in xs]
+            )
+            rows = base @ a_mat.T + rem
+        return Moments.from_shifted(n, names, shift, dmean, com, rows=rows)
 
 
 def _num(v: Any) -> float:

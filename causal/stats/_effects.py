@@ -194,7 +194,14 @@ def _effect_core(
         dst = (gt, zc)
         dsc = (zt, gc)
 
-    if clustered:
+    cr2 = clustered and treatment.rows is not None and control.rows is not None
+    if cr2:
+        # CR2 from the per-cluster rows: each arm's cluster residuals weighted 1 / (1 - h_g)
+        ct, ht, dof_t = _cr2_arm(treatment)
+        cc, hc, dof_c = _cr2_arm(control)
+        cov_t = (ct.T * (1.0 / (1.0 - ht))) @ ct / nt**2
+        cov_c = (cc.T * (1.0 / (1.0 - hc))) @ cc / nc**2
+    elif clustered:
         # cluster sums: V(mean) = C / G_a^2, times G / (G - 1) (CR1 small-sample correction)
         g_total = nt + nc
         corr = g_total / (g_total - 1)
@@ -212,7 +219,14 @@ def _effect_core(
     var = vt + vc
     se = math.sqrt(max(var, 0.0))
 
-    if clustered:
+    if cr2:
+        # each arm's Bell-McCaffrey dof (working model within the arm), combined by
+        # Welch-Satterthwaite with the arms' CR2 variances: an arm holding the few big
+        # clusters dominates. (Combining under the working model instead, weights 1 / den_a,
+        # covers 92.5% rather than 93.5% with 20 Zipf-sized clusters: tests/stats.)
+        denom = vt**2 / dof_t + vc**2 / dof_c
+        df = var**2 / denom if denom > 0 else min(dof_t, dof_c)
+    elif clustered:
         df = float(nt + nc - 1)
     elif test == "welch":
         denom = vt**2 / (nt - 1) + vc**2 / (nc - 1)
@@ -403,12 +417,16 @@ def ratio_effect(
         Two-sided level of the intervals.
     clustered : bool
         The rows aggregated are clusters (e.g. creators), each holding the sum of the metric
-        and the number of units; the per-unit mean is then a ratio of cluster sums. The
-        variance is the cluster-robust (CR1) one: per arm ``sum_g e_g^2 / (sum_g x_g)^2``
-        times ``G / (G - 1)`` with ``G`` the total number of clusters, and the reference is
-        t with ``G - 1`` degrees of freedom — statsmodels OLS ``y ~ T`` with
-        ``cov_type="cluster"`` on unit rows, except that statsmodels also multiplies by
-        ``(N - 1) / (N - 2)`` (``N`` units), a factor below ``1 + 1/N``.
+        and the number of units; the per-unit mean is then a ratio of cluster sums. When the
+        Moments carry their per-cluster rows (engines keep them for cluster designs), the
+        variance is CR2 (Bell & McCaffrey 2002): per arm ``sum_g e_g^2 / (1 - h_g) /
+        (sum_g x_g)^2`` with ``h_g = x_g / sum_g x_g`` — exactly CR2 of the unit-level (W)LS
+        ``y ~ T`` — and the reference is t on each arm's Bell–McCaffrey degrees of freedom
+        (:func:`estimators.cluster_cr2`) combined by Welch–Satterthwaite. With 20 Zipf-sized
+        clusters this covers 93.5% for a nominal 95% where CR1 with ``t(G - 1)`` covers 85%.
+        Without rows: CR1, ``sum_g e_g^2 / (sum_g x_g)^2`` times ``G / (G - 1)`` with t on
+        ``G - 1`` degrees of freedom — statsmodels OLS ``y ~ T`` with ``cov_type="cluster"``
+        on unit rows, except that statsmodels also multiplies by ``(N - 1) / (N - 2)``.
 
     Returns
     -------
@@ -500,6 +518,36 @@ def ratio_effect(
         clustered=clustered,
         notes=notes,
     )
+
+
+def _cr2_arm(m: Moments) -> tuple[np.ndarray, np.ndarray, float]:
+    """One arm's centred cluster rows, cluster leverages and Bell–McCaffrey dof.
+
+    The arm's statistic is a ratio of cluster sums (a mean per unit: the unit counts are the
+    denominator), i.e. WLS of the per-unit value on a constant weighted by the denominator, so
+    cluster ``g``'s leverage is its share of the denominator, ``h_g = den_g / sum(den)``; the
+    CR2 weights and degrees of freedom are those of :func:`estimators.cluster_cr2` (the same
+    numerics as the CATE estimators' clustered ATEs). A CUPED covariate's own leverage,
+    O(1/G), is not added.
+    """
+    from estimators import EstimatorInputError
+    from estimators._aipw import cluster_cr2
+
+    rows = np.asarray(m.rows, dtype=float)
+    centred = rows - rows.mean(axis=0)
+    den = rows[:, 1] + m.shift[1]  # type: ignore[index]
+    total = float(den.sum())
+    g = rows.shape[0]
+    try:
+        if total <= 0:
+            raise EstimatorInputError("no denominator")
+        _, dof, _ = cluster_cr2(np.zeros(g), den / total, np.arange(g), 1.0)
+    except EstimatorInputError as exc:
+        raise InsufficientDataError(
+            f"An arm's clusters of column '{m.names[1]}' leave one cluster with all of the "
+            "weight; a cluster-robust standard error needs at least two clusters with units."
+        ) from exc
+    return centred, den / total, dof
 
 
 def _ratio_diff(d_num: float, d_den: float, num_c: float, den_c: float, den_t: float) -> float:

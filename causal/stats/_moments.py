@@ -45,6 +45,9 @@ class Moments:
     dmean : ndarray, shape (k,), optional
         The mean of ``z - shift``, exact to the precision of ``z - shift`` (default
         ``mean - shift``). Differences of means use it (:func:`mean_delta`).
+    rows : ndarray, shape (n, k), optional
+        The rows themselves as ``z - shift`` — kept only where they are few and needed:
+        per-cluster sums of a cluster-randomized design, for CR2 standard errors.
 
     Examples
     --------
@@ -59,6 +62,7 @@ class Moments:
     comoment: np.ndarray
     shift: np.ndarray | None = None
     dmean: np.ndarray | None = None
+    rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         mean = np.asarray(self.mean, dtype=float)
@@ -80,6 +84,7 @@ class Moments:
         shift: np.ndarray,
         dmean: np.ndarray,
         comoment: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> Moments:
         """Build from a shift, the mean of ``z - shift`` and the centred cross-products."""
         shift = np.asarray(shift, dtype=float)
@@ -91,16 +96,23 @@ class Moments:
             np.asarray(comoment, dtype=float),
             shift=shift,
             dmean=dmean,
+            rows=rows,
         )
 
     @classmethod
     def from_array(
-        cls, z: np.ndarray, names: Sequence[str], shift: np.ndarray | None = None
+        cls,
+        z: np.ndarray,
+        names: Sequence[str],
+        shift: np.ndarray | None = None,
+        *,
+        keep_rows: bool = False,
     ) -> Moments:
         """Moments of the rows of ``z`` (shape ``(n, k)``), computed by two centred passes.
 
         The mean is taken around ``shift`` (default: the first row), with one refinement pass,
-        so it stays exact when the columns sit at a large offset.
+        so it stays exact when the columns sit at a large offset. ``keep_rows`` keeps the rows
+        (e.g. cluster sums, for CR2 standard errors).
         """
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
@@ -116,7 +128,7 @@ class Moments:
         c = d - dm
         dm = dm + c.mean(axis=0)  # refinement: the rounding error of the first mean
         c = d - dm
-        return cls.from_shifted(n, names, s, dm, c.T @ c)
+        return cls.from_shifted(n, names, s, dm, c.T @ c, rows=d if keep_rows else None)
 
     @classmethod
     def from_cov(
@@ -150,9 +162,10 @@ class Moments:
             tuple(names),
             self.mean[idx],
             self.comoment[np.ix_(idx, idx)],
-            shift=self.shift[idx],
-            dmean=self.dmean[idx],
-        )  # type: ignore[index]
+            shift=self.shift[idx],  # type: ignore[index]
+            dmean=self.dmean[idx],  # type: ignore[index]
+            rows=None if self.rows is None else self.rows[:, idx],
+        )
 
 
 def mean_delta(a: Moments, b: Moments) -> np.ndarray:
@@ -183,4 +196,7 @@ def merge_moments(a: Moments, b: Moments) -> Moments:
     delta = mean_delta(b, a)
     dmean = a.dmean + delta * (b.n / n)  # around a's shift
     comoment = a.comoment + b.comoment + np.outer(delta, delta) * (a.n * b.n / n)
-    return Moments.from_shifted(n, a.names, a.shift, dmean, comoment)
+    rows = None
+    if a.rows is not None and b.rows is not None:  # disjoint rows: stack them (a's shift)
+        rows = np.vstack([a.rows, b.rows + (b.shift - a.shift)])  # type: ignore[operator]
+    return Moments.from_shifted(n, a.names, a.shift, dmean, comoment, rows=rows)
