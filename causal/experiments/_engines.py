@@ -27,7 +27,9 @@ parameters; numbers computed from the data (shifts) are rendered as exact float 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -237,8 +239,36 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection | None = None,
+        *,
+        memory_limit: str | None = "1GB",
+        temp_directory: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.connection = connection
+        self.memory_limit = memory_limit
+        self.temp_directory = temp_directory
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A private in-memory connection that spills to disk beyond ``memory_limit``.
+
+        With a per-unit roll-up of tens of millions of units the hash aggregate would
+        otherwise hold every unit in memory (4.6 GB for 20M users); with a limit DuckDB
+        spills its partitions to ``temp_directory`` (default: a folder in the system's
+        temporary directory) and stays near the limit.
+        """
+        con = duckdb.connect()
+        settings = {"enable_progress_bar": False, "preserve_insertion_order": False}
+        if self.memory_limit is not None:
+            settings["memory_limit"] = str(self.memory_limit)
+            tmp = self.temp_directory or os.path.join(tempfile.gettempdir(), "causal_duckdb")
+            settings["temp_directory"] = os.fspath(tmp)
+        for key, value in settings.items():
+            # (in Jupyter, DuckDB refuses a progress bar without ipywidgets)
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"SET {key} = ?", [value])
+        return con
 
     # the source as a FROM clause plus its parameters
     def _from(self, con: duckdb.DuckDBPyConnection, source: Any) -> tuple[str, list[Any]]:
@@ -281,12 +311,7 @@ class DuckDBEngine:
 
     def aggregate(self, source: Any, request: AggregateRequest) -> Aggregates:
         """One grouped query → :class:`Aggregates` (see the module docstring)."""
-        con = self.connection
-        if con is None:
-            con = duckdb.connect()
-            # no progress bar on stderr (in Jupyter, DuckDB refuses without ipywidgets)
-            with contextlib.suppress(duckdb.Error):
-                con.execute("SET enable_progress_bar = false")
+        con = self.connection if self.connection is not None else self._connect()
         try:
             return self._aggregate(con, source, request)
         finally:
@@ -313,6 +338,12 @@ class DuckDBEngine:
             return [int(v) for v in con.execute(f"SELECT {sel} FROM {src}", params).fetchall()[0]]
 
         _apply_rules(request, stats, count_bad)
+        if (
+            request.unit is not None
+            and request.cluster is None
+            and _units_unique(con, src, params, request.unit, types[request.unit], n_rows)
+        ):
+            request = dataclasses.replace(request, unit=None)  # one row per unit: no roll-up
         plan = build_plan(request, stats, n_rows)
         sql = _duckdb_sql(plan, src, types)
         cur = con.execute(sql, params)
@@ -356,6 +387,44 @@ class DuckDBEngine:
         return n_rows, stats
 
 
+#: Largest id range checked with a bitmap (bits): 2**31 bits = 256 MB.
+_MAX_BITMAP = 2**31
+
+
+def _units_unique(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    params: list[Any],
+    unit: str,
+    duck_type: str,
+    n_rows: int,
+) -> bool:
+    """Exactly whether every row has its own (non-null) integer unit id, cheaply.
+
+    Integer ids whose range spans at most a few bits per row are checked with a bitmap
+    (``bitstring_agg``: one bit per possible id, ~2.5 MB and a fraction of a scan for 20M
+    users); other ids (text, sparse 64-bit) are not checked and take the roll-up.
+    """
+    if duck_type.split("(")[0] not in _INT_DUCK or duck_type == "BOOLEAN" or n_rows == 0:
+        return False
+    q = quote_ident(unit)
+    lo, hi, cnt = con.execute(
+        f"SELECT MIN({q}), MAX({q}), COUNT({q}) FROM {src}", params
+    ).fetchall()[0]
+    if cnt != n_rows or lo is None:
+        return False
+    span = int(hi) - int(lo) + 1
+    if span < n_rows:
+        return False  # pigeonhole: some id repeats
+    if span > min(_MAX_BITMAP, 64 * n_rows):
+        return False
+    bits = con.execute(
+        f"SELECT bit_count(bitstring_agg(CAST({q} AS BIGINT), {int(lo)}, {int(hi)})) FROM {src}",
+        params,
+    ).fetchall()[0][0]
+    return int(bits) == n_rows
+
+
 def _py_num(v: Any) -> float | int | None:
     if v is None:
         return None
@@ -377,7 +446,6 @@ def _duckdb_sql(
     request = plan.request
     roll = plan.roll
     segs = plan.segments
-    vcol = f"CAST({q(request.variant)} AS VARCHAR)"
     if roll is None:
         l1 = [f"{q(request.variant)} AS v", "1 AS nu"]
         l1 += [f"{q(s)} AS {a}" for s, a in segs.items()]
@@ -392,9 +460,12 @@ def _duckdb_sql(
         level1 = f"SELECT {', '.join(l1)} FROM {src}"
     else:
         clustered = request.cluster is not None
-        nu = f"COUNT(DISTINCT {q(request.unit)})" if clustered and request.unit else "COUNT(*)"
-        l1 = [f"MIN({vcol}) AS v", f"MAX({vcol}) AS v2", f"{nu} AS nu"]
-        l1 += [f"MIN(CAST({q(s)} AS VARCHAR)) AS {a}" for s, a in segs.items()]
+        # group keys keep their own type (cheaper than text); text only in the output
+        l1 = [f"MIN({q(request.variant)}) AS v", f"MAX({q(request.variant)}) AS v2"]
+        if clustered:  # the cluster's unit count (only cluster designs use it)
+            nu = f"COUNT(DISTINCT {q(request.unit)})" if request.unit else "COUNT(*)"
+            l1.append(f"{nu} AS nu")
+        l1 += [f"MIN({q(s)}) AS {a}" for s, a in segs.items()]
         for u in plan.columns:
             x = _as_double(q(u.column), types[u.column])
             if u.shift:
@@ -633,6 +704,10 @@ class PandasEngine:
             request,
             lambda t: t in ("bool", "boolean") or _is_numeric_dtype_name(t),
         )
+        if request.unit is not None and request.cluster is None:
+            ids = df[request.unit]
+            if ids.notna().all() and ids.is_unique:  # one row per unit: no roll-up
+                request = dataclasses.replace(request, unit=None)
         cols = [*request.value_columns(), *request.covariate_columns()]
         raw = {c: _as_float(df[c]) for c in cols}
         stats = {c: _pandas_stats(df[c], raw[c]) for c in cols}
@@ -839,16 +914,22 @@ def _is_numeric_dtype_name(t: str) -> bool:
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Float codes of the text labels of ``s`` in sorted label order (NaN = missing).
+    """Float codes of ``s`` in sorted value order (NaN = missing), and their text labels.
 
     Labels are the text DuckDB's ``CAST(x AS VARCHAR)`` gives (booleans as 'true'/'false'),
-    so both engines name groups the same way.
+    so both engines name groups the same way; the order is the column's own, as DuckDB's.
     """
-    text = _labels(s)
-    codes, uniq = pd.factorize(text, sort=True, use_na_sentinel=True)
+    try:  # in the column's own order, as DuckDB's MIN over a unit's rows
+        codes, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
+        labels = [str(u) for u in _labels(pd.Series(uniq, dtype=s.dtype))]
+        if len(set(labels)) != len(labels):
+            raise TypeError("labels collide as text")
+    except TypeError:  # unorderable mixed values: text order
+        codes, uniq = pd.factorize(_labels(s), sort=True, use_na_sentinel=True)
+        labels = [str(u) for u in uniq]
     out = codes.astype(float)
     out[codes < 0] = np.nan
-    return out, [str(u) for u in uniq]
+    return out, labels
 
 
 def _int_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
