@@ -36,8 +36,9 @@ from causal._errors import (
     NonNumericColumnError,
     UnknownVariantError,
 )
-from causal.data._design import Design, ExperimentDesign, Proportion, Ratio
+from causal.data._design import Design, ExperimentDesign, Ratio
 from causal.data._readers import Source, missing_column_error, open_table, quote_ident
+from causal.data._rules import check_denominator_total, check_numeric, row_rules
 
 __all__ = [
     "MISSING_LEVEL",
@@ -642,7 +643,9 @@ def validate_experiment(
     a missing column (:class:`~causal.MissingColumnError`, with the nearest name), a
     non-numeric metric or covariate, a metric with NaN or infinite values or a covariate with
     infinite values (:class:`~causal.MissingValuesError`), a proportion that is not 0/1 or a
-    negative ratio denominator (:class:`~causal.ConfigError`), a control label, or a
+    negative ratio denominator (:class:`~causal.ConfigError`) and a ratio denominator summing
+    to 0 in a variant (:class:`~causal.InsufficientDataError`) — these metric rules are the
+    readout engines' own (:mod:`causal.data._rules`), a control label, or a
     configured split label, absent from the data and labels present in the data but not in
     the configured split (:class:`~causal.UnknownVariantError`), fewer than two variants or
     too few units in one (:class:`~causal.InsufficientDataError`), and a unit or cluster
@@ -703,21 +706,10 @@ def validate_experiment(
     for m in design.all_metrics():
         values = m.columns()[: 2 if isinstance(m, Ratio) else 1]
         for c in values:
+            check_numeric(m.name, c, str(df[c].dtype), _is_numeric(df[c]))
             a = _numeric(df, c, f"metric '{m.name}'")
             _finite(a, c, f"metric '{m.name}'", "fill them (e.g. 0 for no activity) or drop "
                     "those rows before the readout.")  # fmt: skip
-            if isinstance(m, Proportion) and not np.isin(a, (0.0, 1.0)).all():
-                bad = np.unique(a[~np.isin(a, (0.0, 1.0))])[:3].tolist()
-                raise ConfigError(
-                    f"Metric '{m.name}': the proportion column '{c}' must hold only 0 and 1; "
-                    f"found {bad}. Use a Mean metric for counts or amounts."
-                )
-            if isinstance(m, Ratio) and c == m.denominator and (a < 0).any():
-                raise ConfigError(
-                    f"Metric '{m.name}': the denominator column '{c}' has "
-                    f"{int((a < 0).sum()):,} negative value(s); a ratio needs counts or "
-                    "amounts >= 0."
-                )
         for c in m.covariates:
             a = _numeric(df, c, f"metric '{m.name}' covariate")
             nan, inf = _count_bad(a)
@@ -731,6 +723,10 @@ def validate_experiment(
                     f"covariate '{c}' is missing for {nan:,} rows: they are set to 0 with a "
                     "missing indicator."
                 )
+
+    # the readout engines' row rules (causal.data._rules), same rules, same messages
+    for rule in row_rules(design.all_metrics()):
+        rule.check(int(rule.bad_mask(_float(df[rule.column])).sum()))
 
     variant = df[design.variant]
     if variant.isna().any():
@@ -784,6 +780,11 @@ def validate_experiment(
             "experiment needs at least two variants."
         )
     counts = {v: int(counts_s.get(v, 0)) for v in variants}
+    for m in design.all_metrics():
+        if isinstance(m, Ratio):
+            totals = pd.Series(_float(df[m.denominator])).groupby(labels.to_numpy()).sum()
+            for v in variants:
+                check_denominator_total(m, v, float(totals.get(v, 0.0)))
     for v, c in counts.items():
         if c < min_units_per_arm:
             raise InsufficientDataError(

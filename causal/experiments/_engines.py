@@ -1,24 +1,36 @@
-"""Engines: reduce an experiment table to :class:`~causal.stats.Moments`, inside the engine.
+"""Engines: thin executors of the aggregate plan, computing every moment inside the engine.
 
-Every engine implements :class:`Engine` (``aggregate(source, request) -> Aggregates``).
-:class:`DuckDBEngine` (the embedded default) runs ONE grouped SQL statement per table over a
-DataFrame, a .parquet/.csv path or a table: rows are summed per unit (``unit``) or per cluster
-(``cluster``) first, then each (variant[, segment value]) group yields counts, ``avg`` and
-``var_samp``/``covar_samp`` for every pair of columns a metric needs (numerically stable; never
-the raw ``sum(x**2) - sum(x)**2 / n``). Segments come from ``GROUPING SETS`` in the same
-statement (with a roll-up, a unit's or cluster's segment is its smallest value over its rows;
-a covariate missing for a unit is zero-filled with a missing indicator, whose moments are
-derived exactly from missing counts and filtered means). :class:`PandasEngine` computes the same numbers with centred two-pass numpy; the two
-agree to ~1e-12 relative. A Spark engine implements the same interface.
+Every engine implements :class:`Engine` (``aggregate(source, request) -> Aggregates``) in three
+steps shared through :mod:`causal.experiments._plan`:
 
-Identifiers are validated and double-quoted (embedded quotes escaped); file paths and numbers
-are query parameters, never pasted into SQL.
+1. a cheap ungrouped pre-pass over the raw rows (row count, and per metric column its null
+   count, minimum and maximum; a Parquet file answers it from its statistics) becomes
+   :class:`~causal.experiments._plan.ColumnStats`;
+2. :func:`~causal.experiments._plan.build_plan` turns the request and those statistics into the
+   per-unit expressions and the aggregates each group needs (pure, database-free);
+3. the executor computes them per (variant[, segment value]) group and
+   :meth:`~causal.experiments._plan.AggregatePlan.rebuild` turns each group's aggregates into
+   :class:`~causal.stats.Moments`.
+
+:class:`DuckDBEngine` (the embedded default) renders the plan as ONE grouped SQL statement over
+a DataFrame, a .parquet/.csv path or a table: rows are summed per unit (``unit``) or cluster
+(``cluster``) first; segments come from ``GROUPING SETS`` in the same statement.
+:class:`PandasEngine` computes the same aggregates with numpy (grouped sums by ``bincount``,
+centred two-pass covariances, exact ``int64`` sums); the two agree to ~1e-12 relative. Moments
+are exact at any offset: columns whose values sit at an offset larger than their range are
+taken around their minimum (the plan's shift), integer columns use exact integer sums.
+
+Identifiers are validated and double-quoted (embedded quotes escaped); file paths are query
+parameters; numbers computed from the data (shifts) are rendered as exact float literals.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,17 +43,17 @@ from causal._errors import (
     ConfigError,
     DuplicateUnitError,
     MissingValuesError,
-    NonNumericColumnError,
 )
-from causal.data import Mean, missing_column_error, quote_ident
+from causal.data import missing_column_error, quote_ident
+from causal.data._rules import RowRule, check_numeric, row_rules
 from causal.experiments._plan import (
-    MISSING_SUFFIX,
-    N_UNITS,
-    N_UNITS_PRE,
+    AggregatePlan,
     AggregateRequest,
     Aggregates,
+    ColumnStats,
+    Expr,
     GroupKey,
-    moment_names,
+    build_plan,
 )
 from causal.stats import Moments
 
@@ -57,7 +69,6 @@ _INT_DUCK = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "BOOLEAN",
 )  # fmt: skip
 MISSING_LABEL = "(missing)"
-_FEW_GROUPS = 8  # pandas engine: up to this many groups, select each by a mask
 
 
 @runtime_checkable
@@ -75,6 +86,11 @@ class Engine(Protocol):
         ...
 
 
+# ---------------------------------------------------------------------------------------------
+# shared by every executor
+# ---------------------------------------------------------------------------------------------
+
+
 def _check_schema(types: dict[str, str], request: AggregateRequest, numeric) -> None:
     """Missing or non-numeric columns → a CausalError naming the column."""
     avail = list(types)
@@ -83,14 +99,99 @@ def _check_schema(types: dict[str, str], request: AggregateRequest, numeric) -> 
             raise missing_column_error(col, avail)
     for m in request.metrics:
         for col in m.columns():
-            if not numeric(types[col]):
-                raise NonNumericColumnError(
-                    f"Metric '{m.name}': column '{col}' must be numeric (or boolean) but holds "
-                    f"{types[col]}; convert it to numbers or pick another column."
-                )
+            check_numeric(m.name, col, types[col], numeric(types[col]))
 
 
-def _check_results(aggs: dict[GroupKey, dict[str, Moments]], request: AggregateRequest) -> None:
+def _apply_rules(
+    request: AggregateRequest,
+    stats: dict[str, ColumnStats],
+    count_bad: Callable[[list[RowRule]], list[int]],
+) -> None:
+    """The row rules of :mod:`causal.data._rules`: decided from the pre-pass where its range
+    and type prove them, else by one counting pass (``count_bad``) over the rules left."""
+    left = [
+        r
+        for r in row_rules(request.metrics)
+        if not r.proven(
+            minimum=stats[r.column].minimum,
+            maximum=stats[r.column].maximum,
+            integer=stats[r.column].integer,
+        )
+    ]
+    if left:
+        for rule, bad in zip(left, count_bad(left), strict=True):
+            rule.check(int(bad))
+
+
+def _check_prepass(request: AggregateRequest, stats: dict[str, ColumnStats]) -> None:
+    """Row-level problems the pre-pass already shows (no roll-up: null metric values)."""
+    if request.cluster or request.unit:
+        return  # a unit's sum skips null rows; a unit with no value is caught per group
+    for c in request.value_columns():
+        if stats[c].nulls:
+            raise MissingValuesError(
+                f"The metric column '{c}' is missing (null/NaN) for {stats[c].nulls} rows; "
+                "fill them (e.g. 0 for no activity) or drop those rows before the readout."
+            )
+
+
+def _collect(
+    plan: AggregatePlan,
+    groups: Iterable[tuple[GroupKey, bool, dict[str, Any]]],
+    engine: str,
+    cluster_rows: Mapping[GroupKey, Mapping[str, np.ndarray]] | None = None,
+) -> Aggregates:
+    """Executor rows → Aggregates: row checks, then :meth:`AggregatePlan.rebuild` per group.
+
+    ``groups`` yields (key, variant_is_null, aggregates by alias) for every group;
+    ``cluster_rows`` (clustered designs) the per-cluster expression values of each group.
+    """
+    request = plan.request
+    out: dict[GroupKey, dict[str, Moments]] = {}
+    caps: dict[str, float] = {}
+    for key, v_null, row in groups:
+        if key.segment is None:
+            _raise_row_problems(row, plan, key.variant, v_null)
+        if plan.caps and not caps:
+            caps = plan.cap_values(row)
+        out[key] = plan.rebuild(row, None if cluster_rows is None else cluster_rows[key])
+    if not any(k.segment is None for k in out):
+        raise CausalError(f"The data have no rows (variant column '{request.variant}').")
+    _check_results(out)
+    order = sorted(out, key=GroupKey.sort_key)
+    return Aggregates(
+        {k: out[k] for k in order}, clustered=plan.clustered, engine=engine, caps=caps
+    )
+
+
+def _raise_row_problems(r: dict[str, Any], plan: AggregatePlan, variant: str, v_null: bool) -> None:
+    request, roll = plan.request, plan.roll
+    what = "units" if roll else "rows"
+    if v_null:
+        raise MissingValuesError(
+            f"The variant column '{request.variant}' is empty (null) for {int(r['n'])} "
+            f"{what}; drop or label those rows."
+        )
+    if int(r.get("mixed", 0) or 0):
+        raise DuplicateUnitError(
+            f"{int(r['mixed'])} value(s) of '{roll}' appear in more than one variant of "
+            f"'{request.variant}'; each {'cluster' if request.cluster else 'unit'} must be "
+            "randomized to exactly one variant."
+        )
+    for col in request.value_columns():
+        alias = plan.column(col).alias
+        miss = next((a.alias for a in plan.aggregates if a.op == "miss" and a.args == (alias,)),
+                    None)  # fmt: skip
+        n_miss = int(r[miss] or 0) if miss else 0
+        if n_miss:
+            raise MissingValuesError(
+                f"The metric column '{col}' is missing (null/NaN) for {n_miss} {what} of "
+                f"variant '{variant}'; fill them (e.g. 0 for no activity) or drop those rows "
+                "before the readout."
+            )
+
+
+def _check_results(aggs: dict[GroupKey, dict[str, Moments]]) -> None:
     for key, group in aggs.items():
         for mname, mom in group.items():
             if not (np.all(np.isfinite(mom.mean)) and np.all(np.isfinite(mom.comoment))):
@@ -108,6 +209,14 @@ def _check_results(aggs: dict[GroupKey, dict[str, Moments]], request: AggregateR
 # ---------------------------------------------------------------------------------------------
 # DuckDB
 # ---------------------------------------------------------------------------------------------
+
+
+def _lit(x: float) -> str:
+    """An exact SQL DOUBLE literal of a number computed from the data (never user text)."""
+    v = float(x)
+    if not np.isfinite(v):
+        raise ValueError(f"not a finite number: {v!r}")
+    return f"CAST({v!r} AS DOUBLE)"
 
 
 class DuckDBEngine:
@@ -130,8 +239,36 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection | None = None,
+        *,
+        memory_limit: str | None = "1GB",
+        temp_directory: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.connection = connection
+        self.memory_limit = memory_limit
+        self.temp_directory = temp_directory
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A private in-memory connection that spills to disk beyond ``memory_limit``.
+
+        With a per-unit roll-up of tens of millions of units the hash aggregate would
+        otherwise hold every unit in memory (4.6 GB for 20M users); with a limit DuckDB
+        spills its partitions to ``temp_directory`` (default: a folder in the system's
+        temporary directory) and stays near the limit.
+        """
+        con = duckdb.connect()
+        settings: dict[str, Any] = {"enable_progress_bar": False, "preserve_insertion_order": False}
+        if self.memory_limit is not None:
+            settings["memory_limit"] = str(self.memory_limit)
+            tmp = self.temp_directory or os.path.join(tempfile.gettempdir(), "causal_duckdb")
+            settings["temp_directory"] = os.fspath(tmp)
+        for key, value in settings.items():
+            # (in Jupyter, DuckDB refuses a progress bar without ipywidgets)
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"SET {key} = ?", [value])
+        return con
 
     # the source as a FROM clause plus its parameters
     def _from(self, con: duckdb.DuckDBPyConnection, source: Any) -> tuple[str, list[Any]]:
@@ -174,12 +311,7 @@ class DuckDBEngine:
 
     def aggregate(self, source: Any, request: AggregateRequest) -> Aggregates:
         """One grouped query → :class:`Aggregates` (see the module docstring)."""
-        con = self.connection
-        if con is None:
-            con = duckdb.connect()
-            # no progress bar on stderr (in Jupyter, DuckDB refuses without ipywidgets)
-            with contextlib.suppress(duckdb.Error):
-                con.execute("SET enable_progress_bar = false")
+        con = self.connection if self.connection is not None else self._connect()
         try:
             return self._aggregate(con, source, request)
         finally:
@@ -195,215 +327,259 @@ class DuckDBEngine:
         schema = con.execute(f"DESCRIBE SELECT * FROM {src}", params).fetchall()
         types = {str(r[0]): str(r[1]) for r in schema}
         _check_schema(types, request, lambda t: t.split("(")[0] in _NUMERIC_DUCK)
-        q = quote_ident
-        clustered = request.cluster is not None
-        roll = request.cluster or request.unit
-        vcol = f"CAST({q(request.variant)} AS VARCHAR)"
-        cols = [*request.value_columns(), *request.covariate_columns()]
-        alias = {c: f"c{i}" for i, c in enumerate(cols)}
-        # null counts of the raw rows: a cheap ungrouped pass (Parquet answers it from its
-        # statistics). Columns without nulls need no missing-value aggregates below.
-        # Integer columns (without a roll-up) take an exact path: SUM of values and of products
-        # in integer arithmetic (HUGEINT sums), so moments are exact and fast; MIN/MAX (free on
-        # Parquet) bound the products to rule out BIGINT overflow.
-        int_cols = [c for c in cols if roll is None and types[c].split("(")[0] in _INT_DUCK]
-        pre = [f"COUNT({q(c)})" for c in cols]
-        pre += [f"MIN({q(c)}), MAX({q(c)})" for c in int_cols]
-        counts = _prepass(con, src, params, pre, n_counts=1 + len(cols))
-        n_rows = int(counts[0])
-        has_null = {alias[c]: counts[0] - counts[i + 1] > 0 for i, c in enumerate(cols)}
-        lim = counts[1 + len(cols) :]
-        bound = {
-            alias[c]: max(abs(int(lim[2 * i] or 0)), abs(int(lim[2 * i + 1] or 0)))
-            for i, c in enumerate(int_cols)
-        }
-        # 0/1 columns (proportions): x * x == x, so their sum of squares is their sum
-        binary = {
-            alias[c]
-            for i, c in enumerate(int_cols)
-            if int(lim[2 * i] or 0) >= 0 and bound[alias[c]] <= 1
-        }
-        if roll is None:
-            for c in request.value_columns():
-                if has_null[alias[c]]:
-                    raise MissingValuesError(
-                        f"The metric column '{c}' is missing (null/NaN) for "
-                        f"{counts[0] - counts[cols.index(c) + 1]} rows; fill them (e.g. 0 for "
-                        "no activity) or drop those rows before the readout."
-                    )
-        segs = {s: f"s{i}" for i, s in enumerate(request.segments)}
-        # level 1: one row per unit (or cluster, or source row). Without a roll-up, group keys
-        # stay in their own type (cheaper to group) and become text only in the output.
-        if roll is None:
-            l1 = [f"{q(request.variant)} AS v", "1 AS nu"]
-            l1 += [f"{q(s)} AS {a}" for s, a in segs.items()]
-            l1 += [
-                f"{_as_bigint(q(c), types[c]) if a in bound else _as_double(q(c), types[c])} AS {a}"
-                for c, a in alias.items()
-            ]
-            level1 = f"SELECT {', '.join(l1)} FROM {src}"
-        else:
-            nu = f"COUNT(DISTINCT {q(request.unit)})" if clustered and request.unit else "COUNT(*)"
-            l1 = [f"MIN({vcol}) AS v", f"MAX({vcol}) AS v2", f"{nu} AS nu"]
-            l1 += [f"MIN(CAST({q(s)} AS VARCHAR)) AS {a}" for s, a in segs.items()]
-            l1 += [f"SUM({_as_double(q(c), types[c])}) AS {a}" for c, a in alias.items()]
-            level1 = f"SELECT {', '.join(l1)} FROM {src} GROUP BY {q(roll)}"
-        # caps: pooled quantile of the unit-level metric column, in a CTE of the same statement
-        caps: list[tuple[str, str, float]] = []  # (metric name, cte alias, quantile)
-        for m in request.metrics:
-            cap = getattr(m, "cap", None)
-            if cap is not None and isinstance(m, Mean):
-                caps.append((m.name, f"q{len(caps)}", float(cap)))
-        cap_of = {name: a for name, a, _ in caps}
-        # per metric, its Moments columns as slots: ("x", expression alias) for a value, or
-        # ("ind", covariate alias) for a missing indicator. Indicator moments are derived
-        # exactly from missing counts and filtered means (no per-row indicator products).
-        exprs: dict[str, str] = {}  # sql -> alias, deduplicated across metrics
-        ebound: dict[str, int] = {}  # integer expression alias -> bound on |value|
-        ebinary: set[str] = set()  # expressions whose values are all 0 or 1
+        n_rows, stats = self._prepass(con, src, params, request, types)
+        _check_prepass(request, stats)
 
-        def ex(sql: str, base: str | None = None) -> str:
-            if sql not in exprs:
-                exprs[sql] = f"e{len(exprs)}"
-                if base is not None and base in bound:
-                    ebound[exprs[sql]] = bound[base]
-                if base is not None and base in binary:
-                    ebinary.add(exprs[sql])
-            return exprs[sql]
-
-        plan: dict[str, list[tuple[str, str]]] = {}
-        for m in request.metrics:
-            slots: list[tuple[str, str]] = []
-            for nm in moment_names(m, clustered=clustered):
-                if nm in (N_UNITS, N_UNITS_PRE):
-                    slots.append(("x", ex("CAST(nu AS DOUBLE)")))
-                elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in alias:
-                    slots.append(("ind", alias[nm[: -len(MISSING_SUFFIX)]]))
-                elif nm in m.covariates and has_null[alias[nm]]:
-                    a = alias[nm]
-                    zero = "0" if a in bound else "0.0"
-                    slots.append(("x", ex(f"COALESCE({a}, {zero})", a)))
-                elif m.name in cap_of and isinstance(m, Mean) and nm == m.column:
-                    a = alias[nm]
-                    slots.append(("x", ex(f"LEAST(CAST({a} AS DOUBLE), {cap_of[m.name]})")))
-                else:
-                    slots.append(("x", ex(alias[nm], alias[nm])))
-            plan[m.name] = slots
-        sql_of = {a: s for s, a in exprs.items()}
-        aggs = ["COUNT(*) AS n"]
-        if roll is not None:
-            aggs.append("COUNT(*) FILTER (WHERE v <> v2) AS mixed")
-        aggs += [f"COUNT(*) - COUNT({a}) AS miss_{a}" for a in alias.values() if has_null[a]]
-        aggs += [
-            f"SUM({sql}) AS sum_{a}" if a in ebound else f"AVG({sql}) AS avg_{a}"
-            for sql, a in exprs.items()
-        ]
-        pairs: dict[tuple[str, str], str] = {}
-        extra: dict[tuple[str, str, str], str] = {}  # derived indicator aggregates
-
-        def pair(a: str, b: str) -> str:
-            key = (a, b) if a <= b else (b, a)
-            if key not in pairs:
-                sa, sb = sql_of[key[0]], sql_of[key[1]]
-                ba, bb = ebound.get(key[0]), ebound.get(key[1])
-                if key[0] == key[1] and key[0] in ebinary:
-                    pairs[key] = f"bp{len(pairs)}"  # sum(x * x) == sum(x): nothing to compute
-                elif ba is not None and bb is not None and ba * bb < 2**62:
-                    pairs[key] = f"ip{len(pairs)}"  # exact: sum of BIGINT products
-                    aggs.append(f"SUM({sa} * {sb}) AS {pairs[key]}")
-                elif ba is not None and bb is not None and ba * bb * max(n_rows, 1) < 2**125:
-                    pairs[key] = f"ip{len(pairs)}"  # exact, wider: HUGEINT products
-                    aggs.append(f"SUM(CAST({sa} AS HUGEINT) * {sb}) AS {pairs[key]}")
-                else:
-                    pairs[key] = f"p{len(pairs)}"
-                    if ba is not None:
-                        sa = f"CAST({sa} AS DOUBLE)"
-                    if bb is not None:
-                        sb = f"CAST({sb} AS DOUBLE)"
-                    fn = f"VAR_SAMP({sa})" if key[0] == key[1] else f"COVAR_SAMP({sa}, {sb})"
-                    aggs.append(f"{fn} AS {pairs[key]}")
-            return pairs[key]
-
-        def filtered_avg(x: str, c: str) -> str:
-            key = ("fa", x, c)
-            if key not in extra:
-                extra[key] = f"fa{len(extra)}"
-                aggs.append(f"AVG({sql_of[x]}) FILTER (WHERE {c} IS NULL) AS {extra[key]}")
-            return extra[key]
-
-        def both_missing(c: str, d: str) -> str:
-            key = ("both", min(c, d), max(c, d))
-            if key not in extra:
-                extra[key] = f"bm{len(extra)}"
-                aggs.append(f"COUNT(*) FILTER (WHERE {c} IS NULL AND {d} IS NULL) AS {extra[key]}")
-            return extra[key]
-
-        for slots in plan.values():
-            for i, (ka, a) in enumerate(slots):
-                for kb, b in slots[i:]:
-                    if ka == "x" and kb == "x":
-                        pair(a, b)
-                    elif ka == "ind" and kb == "ind":
-                        if a != b and has_null[a] and has_null[b]:
-                            both_missing(a, b)
-                    elif has_null[b if ka == "x" else a]:
-                        filtered_avg(a if ka == "x" else b, b if ka == "x" else a)
-        group_cols = ["v", *segs.values()]
-        if segs:
-            sets = ", ".join(["(v)", *[f"(v, {a})" for a in segs.values()]])
-            group_by = f"GROUPING SETS ({sets})"
-            keys = [f"CAST({c} AS VARCHAR) AS l_{c}" for c in group_cols]
-            keys += [f"GROUPING({a}) AS g_{a}" for a in segs.values()]
-        else:
-            group_by, keys = "v", ["CAST(v AS VARCHAR) AS l_v"]
-        cte = [f"l1 AS ({level1})"]
-        from_ = "l1"
-        cap_params: list[Any] = []
-        if caps:
-            col_of = {m.name: m.column for m in request.metrics if isinstance(m, Mean)}
-            qs = ", ".join(
-                f"QUANTILE_CONT({alias[col_of[n]]}, ?::DOUBLE) AS {a}" for n, a, _ in caps
+        def count_bad(rules: list[RowRule]) -> list[int]:
+            sel = ", ".join(
+                f"COUNT(*) FILTER (WHERE {r.sql_bad(_as_double(quote_ident(r.column), types[r.column]))})"
+                for r in rules
             )
-            cap_params = [qv for _, _, qv in caps]
-            cte.append(f"caps AS (SELECT {qs} FROM l1)")
-            from_ = "l1, caps"
-            aggs += [f"MIN({a}) AS capv_{a}" for _, a, _ in caps]
-        sql = f"WITH {', '.join(cte)} SELECT {', '.join(keys + aggs)} FROM {from_} GROUP BY {group_by}"
-        cur = con.execute(sql, params + cap_params)
+            return [int(v) for v in con.execute(f"SELECT {sel} FROM {src}", params).fetchall()[0]]
+
+        _apply_rules(request, stats, count_bad)
+        if (
+            request.unit is not None
+            and request.cluster is None
+            and _units_unique(con, src, params, request.unit, types[request.unit], n_rows)
+        ):
+            request = dataclasses.replace(request, unit=None)  # one row per unit: no roll-up
+        plan = build_plan(request, stats, n_rows)
+        sql = _duckdb_sql(plan, src, types)
+        cur = con.execute(sql, params)
         cols_out = [d[0] for d in cur.description]
-        rows = cur.fetchall()
-        cap_values: dict[str, float] = {}
-        out: dict[GroupKey, dict[str, Moments]] = {}
-        for row in rows:
-            r = dict(zip(cols_out, row, strict=True))
-            r.setdefault("mixed", 0)
-            r["v"] = r["l_v"]
-            for n_, a_, _ in caps:
-                cap_values[n_] = float(r[f"capv_{a_}"])
-            key = self._key(r, segs)
-            n = int(r["n"])
-            if key.segment is None:
-                _raise_row_problems(r, request, alias, key.variant, roll)
-            group: dict[str, Moments] = {}
-            for m in request.metrics:
-                group[m.name] = _moments_from_row(
-                    r, n, plan[m.name], moment_names(m, clustered=clustered), pairs, extra
-                )
-            out[key] = group
-        if not any(k.segment is None for k in out):
-            raise CausalError(f"The data have no rows (variant column '{request.variant}').")
-        _check_results(out, request)
-        return Aggregates(out, clustered=clustered, engine=self.name, caps=cap_values)
+        rows = [dict(zip(cols_out, row, strict=True)) for row in cur.fetchall()]
+        cluster_rows = None
+        if plan.clustered:  # the per-cluster sums themselves (G rows), for CR2
+            frame = con.execute(_duckdb_sql(plan, src, types, cluster_rows=True), params).df()
+            cluster_rows = _split_clusters(plan, frame)
+        return _collect(plan, (_duck_key(r, plan) for r in rows), self.name, cluster_rows)
 
     @staticmethod
-    def _key(r: dict[str, Any], segs: dict[str, str]) -> GroupKey:
-        v = r["l_v"]
-        variant = MISSING_LABEL if v is None else str(v)
-        for s, a in segs.items():
-            if r[f"g_{a}"] == 0:  # this row groups by segment column s
-                val = r[f"l_{a}"]
-                return GroupKey(variant, s, MISSING_LABEL if val is None else str(val))
-        return GroupKey(variant)
+    def _prepass(
+        con: duckdb.DuckDBPyConnection,
+        src: str,
+        params: list[Any],
+        request: AggregateRequest,
+        types: dict[str, str],
+    ) -> tuple[int, dict[str, ColumnStats]]:
+        q = quote_ident
+        cols = [*request.value_columns(), *request.covariate_columns()]
+        is_int = {c: types[c].split("(")[0] in _INT_DUCK for c in cols}
+
+        def num(c: str) -> str:
+            return f"CAST({q(c)} AS INTEGER)" if types[c] == "BOOLEAN" else q(c)
+
+        exprs = [f"COUNT({q(c)})" for c in cols]
+        exprs += [f"MIN({num(c)}), MAX({num(c)})" for c in cols]
+        vals = _prepass(con, src, params, exprs, n_counts=1 + len(cols))
+        n_rows = int(vals[0])
+        lim = vals[1 + len(cols) :]
+        stats = {
+            c: ColumnStats(
+                nulls=n_rows - int(vals[1 + i]),
+                minimum=_py_num(lim[2 * i]),
+                maximum=_py_num(lim[2 * i + 1]),
+                integer=is_int[c],
+            )
+            for i, c in enumerate(cols)
+        }
+        return n_rows, stats
+
+
+#: Largest id range checked with a bitmap (bits): 2**31 bits = 256 MB.
+_MAX_BITMAP = 2**31
+
+
+def _units_unique(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    params: list[Any],
+    unit: str,
+    duck_type: str,
+    n_rows: int,
+) -> bool:
+    """Exactly whether every row has its own (non-null) integer unit id, cheaply.
+
+    Integer ids whose range spans at most a few bits per row are checked with a bitmap
+    (``bitstring_agg``: one bit per possible id, ~2.5 MB and a fraction of a scan for 20M
+    users); other ids (text, sparse 64-bit) are not checked and take the roll-up.
+    """
+    if duck_type.split("(")[0] not in _INT_DUCK or duck_type == "BOOLEAN" or n_rows == 0:
+        return False
+    q = quote_ident(unit)
+    lo, hi, cnt = con.execute(
+        f"SELECT MIN({q}), MAX({q}), COUNT({q}) FROM {src}", params
+    ).fetchall()[0]
+    if cnt != n_rows or lo is None:
+        return False
+    span = int(hi) - int(lo) + 1
+    if span < n_rows:
+        return False  # pigeonhole: some id repeats
+    if span > min(_MAX_BITMAP, 64 * n_rows):
+        return False
+    bits = con.execute(
+        f"SELECT bit_count(bitstring_agg(CAST({q} AS BIGINT), {int(lo)}, {int(hi)})) FROM {src}",
+        params,
+    ).fetchall()[0][0]
+    return int(bits) == n_rows
+
+
+def _py_num(v: Any) -> float | int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    return float(v)
+
+
+def _duckdb_sql(
+    plan: AggregatePlan, src: str, types: dict[str, str], *, cluster_rows: bool = False
+) -> str:
+    """The plan as one grouped statement: level 1 (one row per unit) → groups.
+
+    ``cluster_rows``: instead, level 1's labels and expression values, one row per cluster.
+    """
+    q = quote_ident
+    request = plan.request
+    roll = plan.roll
+    segs = plan.segments
+    if roll is None:
+        l1 = [f"{q(request.variant)} AS v", "1 AS nu"]
+        l1 += [f"{q(s)} AS {a}" for s, a in segs.items()]
+        for u in plan.columns:
+            if u.integer:
+                l1.append(f"{_as_bigint(q(u.column), types[u.column])} AS {u.alias}")
+            else:
+                x = _as_double(q(u.column), types[u.column])
+                l1.append(
+                    f"({x} - {_lit(u.shift)}) AS {u.alias}" if u.shift else f"{x} AS {u.alias}"
+                )
+        level1 = f"SELECT {', '.join(l1)} FROM {src}"
+    else:
+        clustered = request.cluster is not None
+        # group keys keep their own type (cheaper than text); text only in the output
+        l1 = [f"MIN({q(request.variant)}) AS v", f"MAX({q(request.variant)}) AS v2"]
+        if clustered:  # the cluster's unit count (only cluster designs use it)
+            nu = f"COUNT(DISTINCT {q(request.unit)})" if request.unit else "COUNT(*)"
+            l1.append(f"{nu} AS nu")
+        l1 += [f"MIN({q(s)}) AS {a}" for s, a in segs.items()]
+        for u in plan.columns:
+            x = _as_double(q(u.column), types[u.column])
+            if u.shift:
+                l1.append(f"SUM({x} - {_lit(u.shift)}) AS {u.alias}")
+            else:
+                l1.append(f"SUM({x}) AS {u.alias}")
+            if u.count:
+                l1.append(f"COUNT({q(u.column)}) AS {u.count}")
+        level1 = f"SELECT {', '.join(l1)} FROM {src} GROUP BY {q(roll)}"
+    sql_of = {e.alias: _expr_sql(e) for e in plan.exprs}
+    integer = {e.alias for e in plan.exprs if e.integer}
+
+    def dbl(e: str) -> str:
+        return f"CAST({sql_of[e]} AS DOUBLE)" if e in integer else sql_of[e]
+
+    aggs: list[str] = []
+    for a in plan.aggregates:
+        op, args = a.op, a.args
+        if op == "count":
+            sql = "COUNT(*)"
+        elif op == "mixed":
+            sql = "COUNT(*) FILTER (WHERE v <> v2)"
+        elif op == "miss":
+            sql = f"COUNT(*) - COUNT({args[0]})"
+        elif op == "avg":
+            sql = f"AVG({sql_of[args[0]]})"
+        elif op == "isum":
+            sql = f"SUM({sql_of[args[0]]})"
+        elif op == "covar":
+            x, y = args
+            sql = f"VAR_SAMP({dbl(x)})" if x == y else f"COVAR_SAMP({dbl(x)}, {dbl(y)})"
+        elif op == "iprod":
+            sql = f"SUM({sql_of[args[0]]} * {sql_of[args[1]]})"
+        elif op == "favg":
+            sql = f"AVG({sql_of[args[0]]}) FILTER (WHERE {args[1]} IS NULL)"
+        elif op == "fsum":
+            sql = f"SUM({sql_of[args[0]]}) FILTER (WHERE {args[1]} IS NULL)"
+        elif op == "both":
+            sql = f"COUNT(*) FILTER (WHERE {args[0]} IS NULL AND {args[1]} IS NULL)"
+        elif op == "capv":
+            sql = f"MIN({args[0]})"
+        else:  # pragma: no cover - the plan only emits the ops above
+            raise AssertionError(op)
+        aggs.append(f"{sql} AS {a.alias}")
+    group_cols = ["v", *segs.values()]
+    if segs:
+        sets = ", ".join(["(v)", *[f"(v, {a})" for a in segs.values()]])
+        group_by = f"GROUPING SETS ({sets})"
+        keys = [f"CAST({c} AS VARCHAR) AS l_{c}" for c in group_cols]
+        keys += [f"GROUPING({a}) AS g_{a}" for a in segs.values()]
+    else:
+        group_by, keys = "v", ["CAST(v AS VARCHAR) AS l_v"]
+    cte = [f"l1 AS ({level1})"]
+    from_ = "l1"
+    if cluster_rows:
+        labels = [f"CAST({c} AS VARCHAR) AS l_{c}" for c in group_cols]
+        values = [f"{sql_of[e.alias]} AS {e.alias}" for e in plan.exprs]
+        return f"WITH {cte[0]} SELECT {', '.join(labels + values)} FROM l1"
+    if plan.caps:
+        qs = ", ".join(
+            f"QUANTILE_CONT({_unit_value_sql(plan.expr(c.expr))}, {c.quantile!r}) AS {c.alias}"
+            for c in plan.caps
+        )
+        cte.append(f"caps AS (SELECT {qs} FROM l1)")
+        from_ = "l1, caps"
+    return f"WITH {', '.join(cte)} SELECT {', '.join(keys + aggs)} FROM {from_} GROUP BY {group_by}"
+
+
+def _split_clusters(
+    plan: AggregatePlan, frame: pd.DataFrame
+) -> dict[GroupKey, dict[str, np.ndarray]]:
+    """Per-cluster expression values (one row per cluster) split by group."""
+    out: dict[GroupKey, dict[str, np.ndarray]] = {}
+    aliases = [e.alias for e in plan.exprs]
+    v = frame["l_v"].astype(object).where(frame["l_v"].notna(), MISSING_LABEL).to_numpy()
+    for label in dict.fromkeys(v.tolist()):
+        sel = v == label
+        out[GroupKey(label)] = {a: frame[a].to_numpy(float)[sel] for a in aliases}
+    for s, a in plan.segments.items():
+        col = frame[f"l_{a}"].astype(object).where(frame[f"l_{a}"].notna(), MISSING_LABEL)
+        pairs = pd.MultiIndex.from_arrays([v, col.to_numpy()])
+        for key in dict.fromkeys(pairs.tolist()):
+            sel = (v == key[0]) & (col.to_numpy() == key[1])
+            out[GroupKey(key[0], s, key[1])] = {e: frame[e].to_numpy(float)[sel] for e in aliases}
+    return out
+
+
+def _unit_value_sql(e: Expr) -> str:
+    """A cap's uncapped unit value: the shifted column, or its plain sum over a roll-up."""
+    if e.count:
+        return f"({e.source} + {_lit(e.shift)} * {e.count})"
+    return e.source
+
+
+def _expr_sql(e: Expr) -> str:
+    if e.kind == "value":
+        return e.source
+    if e.kind == "fill":
+        return f"COALESCE({e.source}, {0 if e.integer else _lit(e.fill)})"
+    if e.kind == "cap":
+        return f"LEAST({_unit_value_sql(e)}, {e.cap})"
+    if e.kind in ("units", "count"):
+        return f"CAST({e.source} AS DOUBLE)"
+    raise AssertionError(e.kind)  # pragma: no cover
+
+
+def _duck_key(r: dict[str, Any], plan: AggregatePlan) -> tuple[GroupKey, bool, dict[str, Any]]:
+    v = r["l_v"]
+    variant = MISSING_LABEL if v is None else str(v)
+    for s, a in plan.segments.items():
+        if r[f"g_{a}"] == 0:  # this row groups by segment column s
+            val = r[f"l_{a}"]
+            return GroupKey(variant, s, MISSING_LABEL if val is None else str(val)), False, r
+    return GroupKey(variant), v is None, r
 
 
 def _prepass(
@@ -435,61 +611,6 @@ def _prepass(
     return tuple(out)
 
 
-def _moments_from_row(
-    r: dict[str, Any],
-    n: int,
-    slots: list[tuple[str, str]],
-    names: tuple[str, ...],
-    pairs: dict[tuple[str, str], str],
-    extra: dict[tuple[str, str, str], str],
-) -> Moments:
-    """Moments of one metric from one result row of the grouped query.
-
-    Value columns use ``avg`` and ``var_samp``/``covar_samp``. A missing indicator ``d_c`` of
-    covariate ``c`` (``m`` units missing) has mean ``m / n`` and exact centred cross-products
-    ``sum (z - zbar)(d_c - m/n) = m (zbar_missing - zbar)``, ``sum (d_c - m/n)^2 = m - m^2/n``
-    and ``sum (d_c - p_c)(d_e - p_e) = m_ce - m_c m_e / n``.
-    """
-    k = len(slots)
-    mean = np.empty(k)
-    com = np.zeros((k, k))
-    miss = {a: int(r.get(f"miss_{a}", 0)) for kind, a in slots if kind == "ind"}
-    for i, (kind, a) in enumerate(slots):
-        if kind == "ind":
-            mean[i] = miss[a] / n
-        elif f"sum_{a}" in r:
-            mean[i] = int(r[f"sum_{a}"]) / n  # exact integer sum, correctly rounded
-        else:
-            mean[i] = _num(r[f"avg_{a}"])
-    for i, (ka, a) in enumerate(slots):
-        for j in range(i, k):
-            kb, b = slots[j]
-            if ka == "x" and kb == "x":
-                name = pairs[(a, b) if a <= b else (b, a)]
-                val = r[f"sum_{a}"] if name.startswith("bp") else r[name]
-                if name.startswith(("ip", "bp")):  # exact: (n sum(ab) - sum(a) sum(b)) / n
-                    sa, sb = int(r[f"sum_{a}"]), int(r[f"sum_{b}"])
-                    c = (n * int(val) - sa * sb) / n
-                else:
-                    c = 0.0 if n < 2 or val is None else float(val) * (n - 1)
-            elif ka == "ind" and kb == "ind":
-                if a == b:
-                    c = miss[a] - miss[a] ** 2 / n
-                elif miss[a] == 0 or miss[b] == 0:
-                    c = 0.0
-                else:
-                    both = int(r[extra[("both", min(a, b), max(a, b))]])
-                    c = both - miss[a] * miss[b] / n
-            else:
-                x, ind = (a, b) if ka == "x" else (b, a)
-                m = miss[ind]
-                fa = r[extra[("fa", x, ind)]] if m else None
-                xbar = mean[i] if ka == "x" else mean[j]
-                c = 0.0 if fa is None else m * (float(fa) - xbar)
-            com[i, j] = com[j, i] = c
-    return Moments(n=n, names=names, mean=mean, comoment=com)
-
-
 def _as_bigint(col: str, duck_type: str) -> str:
     """SQL casting an integer or boolean column to BIGINT (exact-integer moments)."""
     if duck_type == "BOOLEAN":
@@ -508,38 +629,6 @@ def _as_double(col: str, duck_type: str) -> str:
     return f"CAST({col} AS DOUBLE)"
 
 
-def _num(v: Any) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def _raise_row_problems(
-    r: dict[str, Any],
-    request: AggregateRequest,
-    alias: dict[str, str],
-    variant: str,
-    roll: str | None,
-) -> None:
-    if variant == MISSING_LABEL and r["v"] is None:
-        raise MissingValuesError(
-            f"The variant column '{request.variant}' is empty (null) for {int(r['n'])} "
-            f"{'units' if roll else 'rows'}; drop or label those rows."
-        )
-    if int(r["mixed"]):
-        raise DuplicateUnitError(
-            f"{int(r['mixed'])} value(s) of '{roll}' appear in more than one variant of "
-            f"'{request.variant}'; each {'cluster' if request.cluster else 'unit'} must be "
-            "randomized to exactly one variant."
-        )
-    for col in request.value_columns():
-        miss = int(r.get(f"miss_{alias[col]}", 0))
-        if miss:
-            raise MissingValuesError(
-                f"The metric column '{col}' is missing (null/NaN) for {miss} "
-                f"{'units' if roll else 'rows'} of variant '{variant}'; fill them (e.g. 0 "
-                "for no activity) or drop those rows before the readout."
-            )
-
-
 # ---------------------------------------------------------------------------------------------
 # pandas
 # ---------------------------------------------------------------------------------------------
@@ -554,8 +643,45 @@ def _labels(s: pd.Series) -> pd.Series:
     return out.where(s.notna(), None)
 
 
+class _Grouped:
+    """Grouped aggregates over integer group codes ``0..g-1`` with numpy (one set of groups)."""
+
+    def __init__(self, codes: np.ndarray, n_groups: int) -> None:
+        self.codes = codes
+        self.g = n_groups
+        self.count = np.bincount(codes, minlength=n_groups)
+        self._order: np.ndarray | None = None
+
+    def sum(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        if mask is None:
+            return np.bincount(self.codes, weights=x, minlength=self.g)
+        return np.bincount(self.codes[mask], weights=x[mask], minlength=self.g)
+
+    def mean(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Two-pass group means (a refinement pass removes the first pass's rounding)."""
+        cnt = self.count if mask is None else np.bincount(self.codes[mask], minlength=self.g)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = self.sum(x, mask) / cnt
+            m = m + self.sum(x - m[self.codes], mask) / cnt
+        return m
+
+    def isum(self, x: np.ndarray, mask: np.ndarray | None = None) -> list[int]:
+        """Exact int64 group sums (the plan's bounds keep every partial sum below 2**62)."""
+        codes = self.codes if mask is None else self.codes[mask]
+        vals = x if mask is None else x[mask]
+        order = np.argsort(codes, kind="stable")
+        cnt = np.bincount(codes, minlength=self.g)
+        starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        out = np.zeros(self.g, dtype=np.int64)
+        present = cnt > 0
+        if vals.size:
+            sums = np.add.reduceat(vals[order].astype(np.int64), starts[present])
+            out[present] = sums
+        return [int(v) for v in out]
+
+
 class PandasEngine:
-    """The in-memory engine: the same numbers as :class:`DuckDBEngine`, computed with numpy.
+    """The in-memory engine: the same plan as :class:`DuckDBEngine`, computed with numpy.
 
     Examples
     --------
@@ -578,126 +704,101 @@ class PandasEngine:
             request,
             lambda t: t in ("bool", "boolean") or _is_numeric_dtype_name(t),
         )
-        clustered = request.cluster is not None
-        roll = request.cluster or request.unit
+        if request.unit is not None and request.cluster is None:
+            ids = df[request.unit]
+            if ids.notna().all() and ids.is_unique:  # one row per unit: no roll-up
+                request = dataclasses.replace(request, unit=None)
         cols = [*request.value_columns(), *request.covariate_columns()]
-        # labels as sorted integer codes (NaN = missing), so min/max per unit run in C
+        raw = {c: _as_float(df[c]) for c in cols}
+        stats = {c: _pandas_stats(df[c], raw[c]) for c in cols}
+        _check_prepass(request, stats)
+        _apply_rules(
+            request, stats, lambda rules: [int(r.bad_mask(raw[r.column]).sum()) for r in rules]
+        )
+        plan = build_plan(request, stats, len(df))
+        roll = plan.roll
         v_code, v_uniq = _codes(df[request.variant])
         seg_codes = {s: _codes(df[s]) for s in request.segments}
-        l1: dict[str, np.ndarray]  # one array per column, one row per unit (or cluster)
+        l1: dict[str, np.ndarray]  # one array per alias, one row per unit (or cluster)
         if roll is not None:
-            base = pd.DataFrame(
-                {"v": v_code}
-                | {f"s:{s}": sc[0] for s, sc in seg_codes.items()}
-                | {c: _as_float(df[c]) for c in cols}
-            )
-            base["roll"] = df[roll].to_numpy()
-            if clustered and request.unit:
-                base["unit"] = df[request.unit].to_numpy()
-            g = base.groupby("roll", sort=False, dropna=False)
+            base = {"v": v_code} | {plan.segments[s]: sc[0] for s, sc in seg_codes.items()}
+            for u in plan.columns:
+                base[u.alias] = raw[u.column] - u.shift if u.shift else raw[u.column]
+                if u.count:
+                    base[u.count] = (~np.isnan(raw[u.column])).astype(float)
+            frame = pd.DataFrame(base)
+            frame["roll"] = df[roll].to_numpy()
+            if request.cluster is not None and request.unit:
+                frame["unit"] = df[request.unit].to_numpy()
+            g = frame.groupby("roll", sort=False, dropna=False)
             l1 = {"v": g["v"].min().to_numpy(float), "v2": g["v"].max().to_numpy(float)}
-            for s in request.segments:
-                l1[f"s:{s}"] = g[f"s:{s}"].min().to_numpy(float)
-            for c in cols:
-                l1[c] = g[c].sum(min_count=1).to_numpy(float)
-            nu = g["unit"].nunique() if clustered and request.unit else g.size()
+            for a in plan.segments.values():
+                l1[a] = g[a].min().to_numpy(float)
+            for u in plan.columns:
+                l1[u.alias] = g[u.alias].sum(min_count=1).to_numpy(float)
+                if u.count:
+                    l1[u.count] = g[u.count].sum().to_numpy(float)
+            nu = g["unit"].nunique() if request.cluster is not None and request.unit else g.size()
             l1["nu"] = nu.to_numpy(float)
         else:
             l1 = {"v": v_code, "v2": v_code}
-            l1 |= {f"s:{s}": sc[0] for s, sc in seg_codes.items()}
-            l1 |= {c: _as_float(df[c]) for c in cols}
+            l1 |= {plan.segments[s]: sc[0] for s, sc in seg_codes.items()}
+            for u in plan.columns:
+                x = raw[u.column]
+                l1[u.alias] = x - u.shift if u.shift else x
             l1["nu"] = np.ones(len(v_code))
-        for c in cols:
-            n_inf = int(np.isinf(l1[c]).sum())
+        for u in plan.columns:
+            n_inf = int(np.isinf(l1[u.alias]).sum())
             if n_inf:
                 raise MissingValuesError(
-                    f"The column '{c}' holds infinite values for {n_inf} units; remove or cap "
-                    "them before the readout."
+                    f"The column '{u.column}' holds infinite values for {n_inf} units; remove "
+                    "or cap them before the readout."
                 )
-        caps: dict[str, float] = {}
-        for m in request.metrics:
-            cap = getattr(m, "cap", None)
-            if cap is not None and isinstance(m, Mean):
-                vals = l1[m.column]
-                caps[m.name] = float(np.quantile(vals[~np.isnan(vals)], float(cap)))
-        # per metric: the unit-level matrix of its Moments columns
-        n_units = len(l1["v"])
-        mats: dict[str, np.ndarray] = {}
-        for m in request.metrics:
-            names = moment_names(m, clustered=clustered)
-            z = np.empty((n_units, len(names)))
-            for j, nm in enumerate(names):
-                if nm in (N_UNITS, N_UNITS_PRE):
-                    z[:, j] = l1["nu"]
-                elif nm.endswith(MISSING_SUFFIX) and nm[: -len(MISSING_SUFFIX)] in l1:
-                    z[:, j] = np.isnan(l1[nm[: -len(MISSING_SUFFIX)]])
-                elif nm in m.covariates:
-                    z[:, j] = np.nan_to_num(l1[nm], nan=0.0, posinf=np.inf, neginf=-np.inf)
-                elif m.name in caps and isinstance(m, Mean) and nm == m.column:
-                    z[:, j] = np.minimum(l1[nm], caps[m.name])
-                else:
-                    z[:, j] = l1[nm]
-            mats[m.name] = z
+        capv: dict[str, float] = {}
+        for c in plan.caps:
+            e = plan.expr(c.expr)
+            uv = l1[e.source] + e.shift * l1[e.count] if e.count else l1[e.source]
+            capv[c.alias] = float(np.quantile(uv[~np.isnan(uv)], c.quantile))
+        ex = {e.alias: _pandas_expr(e, l1, capv) for e in plan.exprs}
         nv = len(v_uniq) + 1  # the last code is "missing"
-        v_codes = _int_codes(l1["v"], nv)
-        mixed = v_codes != _int_codes(l1["v2"], nv)
-        out: dict[GroupKey, dict[str, Moments]] = {}
-        for code, idx, group in self._groups(v_codes, nv, mats, request, clustered):
-            label = v_uniq[code] if code < len(v_uniq) else None
-            r = {"v": label, "n": len(idx), "mixed": int(mixed[idx].sum())}
-            for c in request.value_columns():
-                r[f"miss_{c}"] = int(np.isnan(l1[c][idx]).sum())
-            variant = MISSING_LABEL if label is None else label
-            _raise_row_problems(r, request, {c: c for c in cols}, variant, roll)
-            out[GroupKey(variant)] = group
-        for s in request.segments:
-            s_uniq = seg_codes[s][1]
-            ns = len(s_uniq) + 1
-            combo = v_codes * ns + _int_codes(l1[f"s:{s}"], ns)
-            for code, _, group in self._groups(combo, nv * ns, mats, request, clustered):
-                a, b = divmod(code, ns)
-                key = GroupKey(
-                    v_uniq[a] if a < len(v_uniq) else MISSING_LABEL,
-                    s,
-                    s_uniq[b] if b < len(s_uniq) else MISSING_LABEL,
-                )
-                out[key] = group
-        if not out:
-            raise CausalError(f"The data have no rows (variant column '{request.variant}').")
-        _check_results(out, request)
-        return Aggregates(out, clustered=clustered, engine=self.name, caps=caps)
+        v_int = _int_codes(l1["v"], nv)
+        mixed = (v_int != _int_codes(l1["v2"], nv)).astype(float)
 
-    @staticmethod
-    def _groups(
-        codes: np.ndarray,
-        n_codes: int,
-        mats: dict[str, np.ndarray],
-        request: AggregateRequest,
-        clustered: bool,
-    ) -> list[tuple[int, np.ndarray, dict[str, Moments]]]:
-        """(code, row positions, Moments per metric) of each code that occurs.
+        cluster_rows: dict[GroupKey, dict[str, np.ndarray]] | None = None
+        if plan.clustered:
+            cluster_rows = {}
+            for code in np.unique(v_int):
+                label = v_uniq[code] if code < len(v_uniq) else MISSING_LABEL
+                sel = v_int == code
+                cluster_rows[GroupKey(label)] = {a: x[sel] for a, x in ex.items()}
+                for s in request.segments:
+                    s_uniq = seg_codes[s][1]
+                    sc = _int_codes(l1[plan.segments[s]], len(s_uniq) + 1)
+                    for b in np.unique(sc[sel]):
+                        value = s_uniq[b] if b < len(s_uniq) else MISSING_LABEL
+                        both = sel & (sc == b)
+                        cluster_rows[GroupKey(label, s, value)] = {
+                            a: x[both] for a, x in ex.items()
+                        }
 
-        Few groups: select each by a mask. Many groups: reorder each metric matrix once, then
-        take contiguous slices. Either way Moments are centred two-pass (``from_array``).
-        """
-        counts = np.bincount(codes, minlength=n_codes)
-        present = np.flatnonzero(counts)
-        names = {m.name: moment_names(m, clustered=clustered) for m in request.metrics}
-        out = []
-        if len(present) <= _FEW_GROUPS:
-            for code in present:
-                idx = np.flatnonzero(codes == code)
-                group = {nm: Moments.from_array(mats[nm][idx], names[nm]) for nm in names}
-                out.append((int(code), idx, group))
-            return out
-        order = np.argsort(codes, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        sorted_mats = {nm: z[order] for nm, z in mats.items()}
-        for code in present:
-            lo, hi = bounds[code], bounds[code + 1]
-            group = {nm: Moments.from_array(sorted_mats[nm][lo:hi], names[nm]) for nm in names}
-            out.append((int(code), order[lo:hi], group))
-        return out
+        def groups() -> Iterator[tuple[GroupKey, bool, dict[str, Any]]]:
+            for code, row in _pandas_rows(plan, v_int, nv, l1, ex, mixed, capv):
+                label = v_uniq[code] if code < len(v_uniq) else None
+                yield GroupKey(MISSING_LABEL if label is None else label), label is None, row
+            for s in request.segments:
+                s_uniq = seg_codes[s][1]
+                ns = len(s_uniq) + 1
+                combo = v_int * ns + _int_codes(l1[plan.segments[s]], ns)
+                for code, row in _pandas_rows(plan, combo, nv * ns, l1, ex, mixed, capv):
+                    a, b = divmod(code, ns)
+                    key = GroupKey(
+                        v_uniq[a] if a < len(v_uniq) else MISSING_LABEL,
+                        s,
+                        s_uniq[b] if b < len(s_uniq) else MISSING_LABEL,
+                    )
+                    yield key, False, row
+
+        return _collect(plan, groups(), self.name, cluster_rows)
 
     @staticmethod
     def _read(source: Any, request: AggregateRequest) -> pd.DataFrame:
@@ -721,22 +822,114 @@ class PandasEngine:
         )
 
 
+def _pandas_stats(s: pd.Series, x: np.ndarray) -> ColumnStats:
+    ok = ~np.isnan(x)
+    integer = pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype)
+    if not ok.any():
+        return ColumnStats(int(x.size), None, None, integer)
+    lo, hi = float(np.min(x[ok])), float(np.max(x[ok]))
+    if integer:
+        return ColumnStats(int(x.size - ok.sum()), int(lo), int(hi), True)
+    return ColumnStats(int(x.size - ok.sum()), lo, hi, False)
+
+
+def _pandas_expr(e: Expr, l1: dict[str, np.ndarray], capv: dict[str, float]) -> np.ndarray:
+    if e.kind == "value":
+        x = l1[e.source]
+    elif e.kind == "fill":
+        x = np.where(np.isnan(l1[e.source]), e.fill, l1[e.source])
+    elif e.kind == "cap":
+        uv = l1[e.source] + e.shift * l1[e.count] if e.count else l1[e.source]
+        x = np.minimum(uv, capv[e.cap])  # type: ignore[index]
+    else:
+        x = l1[e.source]
+    return x.astype(np.int64) if e.integer else np.asarray(x, dtype=float)
+
+
+def _pandas_rows(
+    plan: AggregatePlan,
+    codes: np.ndarray,
+    n_codes: int,
+    l1: dict[str, np.ndarray],
+    ex: dict[str, np.ndarray],
+    mixed: np.ndarray,
+    capv: dict[str, float],
+) -> list[tuple[int, dict[str, Any]]]:
+    """Every aggregate of the plan for every group of ``codes`` that occurs."""
+    g = _Grouped(codes, n_codes)
+    cnt = g.count
+    vals: dict[str, Any] = {}
+    means: dict[str, np.ndarray] = {}
+
+    def mean(e: str) -> np.ndarray:
+        if e not in means:
+            means[e] = g.mean(ex[e].astype(float))
+        return means[e]
+
+    for a in plan.aggregates:
+        op, args = a.op, a.args
+        if op == "count":
+            vals[a.alias] = cnt
+        elif op == "mixed":
+            vals[a.alias] = g.sum(mixed)
+        elif op == "miss":
+            vals[a.alias] = g.sum(np.isnan(l1[args[0]]).astype(float))
+        elif op == "avg":
+            vals[a.alias] = mean(args[0])
+        elif op == "isum":
+            vals[a.alias] = g.isum(ex[args[0]])
+        elif op == "covar":
+            x, y = args
+            dx = ex[x] - mean(x)[codes]
+            dy = dx if x == y else ex[y] - mean(y)[codes]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals[a.alias] = np.where(cnt > 1, g.sum(dx * dy) / (cnt - 1), np.nan)
+        elif op == "iprod":
+            vals[a.alias] = g.isum(ex[args[0]] * ex[args[1]])
+        elif op == "favg":
+            mask = np.isnan(l1[args[1]])
+            vals[a.alias] = g.mean(ex[args[0]].astype(float), mask)
+        elif op == "fsum":
+            vals[a.alias] = g.isum(ex[args[0]], np.isnan(l1[args[1]]))
+        elif op == "both":
+            vals[a.alias] = g.sum((np.isnan(l1[args[0]]) & np.isnan(l1[args[1]])).astype(float))
+        elif op == "capv":
+            vals[a.alias] = np.full(n_codes, capv[args[0]])
+        else:  # pragma: no cover - the plan only emits the ops above
+            raise AssertionError(op)
+    out = []
+    for code in np.flatnonzero(cnt):
+        row: dict[str, Any] = {}
+        for k, v in vals.items():
+            x = v[code]
+            row[k] = None if isinstance(x, float | np.floating) and np.isnan(x) else x
+        row["n"] = int(cnt[code])
+        out.append((int(code), row))
+    return out
+
+
 def _is_numeric_dtype_name(t: str) -> bool:
     t = t.lower()
     return t.startswith(("int", "uint", "float", "double")) or t in ("bool", "boolean")
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Float codes of the text labels of ``s`` in sorted label order (NaN = missing).
+    """Float codes of ``s`` in sorted value order (NaN = missing), and their text labels.
 
     Labels are the text DuckDB's ``CAST(x AS VARCHAR)`` gives (booleans as 'true'/'false'),
-    so both engines name groups the same way.
+    so both engines name groups the same way; the order is the column's own, as DuckDB's.
     """
-    text = _labels(s)
-    codes, uniq = pd.factorize(text, sort=True, use_na_sentinel=True)
+    try:  # in the column's own order, as DuckDB's MIN over a unit's rows
+        codes, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
+        labels = [str(u) for u in _labels(pd.Series(uniq, dtype=s.dtype))]
+        if len(set(labels)) != len(labels):
+            raise TypeError("labels collide as text")
+    except TypeError:  # unorderable mixed values: text order
+        codes, uniq = pd.factorize(_labels(s), sort=True, use_na_sentinel=True)
+        labels = [str(u) for u in uniq]
     out = codes.astype(float)
     out[codes < 0] = np.nan
-    return out, [str(u) for u in uniq]
+    return out, labels
 
 
 def _int_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:

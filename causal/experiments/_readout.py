@@ -638,7 +638,8 @@ def readout_from_aggregates(
     if clustered:
         notes.append(
             f"cluster-randomized on '{design.cluster}': effects per unit as ratios of cluster "
-            "sums with cluster-robust (CR1) variance; SRM counts clusters"
+            "sums with cluster-robust CR2 variance and Bell-McCaffrey degrees of freedom; SRM "
+            "counts clusters"
         )
     return Readout(
         metrics=tuple(success + guards),

@@ -15,7 +15,7 @@ Experiment statistics are pure functions of per-arm :class:`Moments` (the aggreg
 
 from causal.stats._decision import decide, noninferiority
 from causal.stats._effects import effects_vs_control, mean_effect, ratio_effect
-from causal.stats._moments import Moments, merge_moments
+from causal.stats._moments import Moments, mean_delta, merge_moments
 from causal.stats._multitest import adjust_pvalues
 from causal.stats._power import cuped_variance_reduction, mde, sample_size
 from causal.stats._results import (
@@ -55,6 +55,7 @@ __all__ = [
     "group_sequential_design",
     "group_sequential_test",
     "mde",
+    "mean_delta",
     "mean_effect",
     "merge_moments",
     "noninferiority",

@@ -48,3 +48,21 @@ def test_merge_rejects_different_columns():
     b = Moments.from_array(np.ones((2, 1)), names=("b",))
     with pytest.raises(ValueError, match="different columns"):
         merge_moments(a, b)
+
+
+def test_mean_delta_and_merge_exact_at_an_offset():
+    """At 1e12 a float64 mean has a spacing of 1.2e-4; shifted means keep 1e-3 differences."""
+    from fractions import Fraction
+
+    from causal.stats import mean_delta
+
+    rng = np.random.default_rng(4)
+    z = 1e12 + rng.normal(0, 1e-3, 2000)
+    a, b = Moments.from_array(z[:1000], ("y",)), Moments.from_array(z[1000:], ("y",))
+    exact = sum(map(Fraction, z[:1000])) / 1000 - sum(map(Fraction, z[1000:])) / 1000
+    se = np.std(z) * np.sqrt(2 / 1000)
+    assert abs(float(mean_delta(a, b)[0]) - float(exact)) < 1e-3 * se
+    merged = merge_moments(a, b)
+    whole = Moments.from_array(z, ("y",))
+    assert abs(float(mean_delta(merged, whole)[0])) < 1e-3 * se
+    np.testing.assert_allclose(merged.comoment, whole.comoment, rtol=1e-9)
