@@ -210,3 +210,45 @@ def test_plots_return_figures(content):
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
         assert "<svg" in buf.getvalue()
+
+
+def test_interventional_flavour(content):
+    num = ["quality_score", "age_days", "text_overlay", "creator_followers"]
+
+    class Numeric:  # the true hides effect: quality and text overlay only
+        feature_names_in_ = num
+
+        def effect(self, X):
+            q = X["quality_score"].to_numpy(float)
+            return 1.5 * (1 - q) ** 2 * (1 + 0.5 * X["text_overlay"].to_numpy(float))
+
+    X = content[num].head(1500)
+    ex = explain(Numeric(), X, flavour="interventional", background=50)
+    assert ex.method == "tree_interventional"
+    # interventional values add up to the same surrogate as the path-dependent ones
+    pd_ex = explain(Numeric(), X)
+    np.testing.assert_allclose(ex.prediction, pd_ex.prediction, atol=1e-6)
+    share = ex.importance().set_index("feature")["share"]
+    assert set(share.index[:2]) == {"quality_score", "text_overlay"}
+    assert share[["age_days", "creator_followers"]].max() <= ORACLE_IRRELEVANT_SHARE_MAX
+    with pytest.raises(causal.ConfigError, match="categorical"):
+        explain(TrueEffect("saves"), content[MODIFIERS], flavour="interventional")
+
+
+def test_multi_outcome_needs_outcome(content):
+    class Two:
+        feature_names_in_ = ["quality_score", "age_days"]
+        outcome_names_ = ["saves", "hides"]
+
+        def effect(self, X):
+            q = X["quality_score"].to_numpy(float)
+            return np.column_stack([q, -q * X["age_days"].to_numpy(float)])
+
+    X = content[["quality_score", "age_days"]]
+    with pytest.raises(causal.ConfigError, match="outcome=<name>"):
+        explain(Two(), X)
+    ex = explain(Two(), X, outcome="hides")
+    assert ex.outcome == "hides"
+    np.testing.assert_allclose(ex.cate, -X["quality_score"] * X["age_days"])
+    with pytest.raises(causal.ConfigError, match="not an outcome"):
+        explain(Two(), X, outcome="clicks")
