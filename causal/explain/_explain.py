@@ -195,6 +195,32 @@ class Explanation:
         )
         return df.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
+    def drivers(self, top: int | None = None, *, bands: bool = False) -> list[dict[str, Any]]:
+        """The importance as JSON-ready records for ``summary.json`` (``drivers``).
+
+        Parameters
+        ----------
+        top : int, optional
+            Keep the ``top`` most important modifiers (default: all).
+        bands : bool
+            Also give ``importance_ci_lower`` / ``importance_ci_upper``.
+
+        Returns
+        -------
+        list of dict
+            ``[{"feature": str, "importance": float}, ...]``, most important first.
+        """
+        imp = self.importance()
+        if top is not None:
+            imp = imp.head(int(top))
+        keys = ["feature", "importance"]
+        if bands:
+            keys += ["importance_ci_lower", "importance_ci_upper"]
+        return [
+            {k: (str(r[k]) if k == "feature" else float(r[k])) for k in keys}
+            for r in imp.to_dict("records")
+        ]
+
     def to_pandas(self) -> pd.DataFrame:
         """The SHAP values as a DataFrame: one row per explained item (``X``'s index), one
         column per modifier, plus ``base_value``, ``prediction`` and ``cate``."""

@@ -96,6 +96,11 @@ def test_additivity_and_result_shape(content):
     assert imp["importance"].is_monotonic_decreasing
     assert (imp["importance_ci_lower"] <= imp["importance"]).all()
     assert (imp["importance"] <= imp["importance_ci_upper"]).all()
+    drivers = ex.drivers(top=3)
+    assert [d["feature"] for d in drivers] == list(imp["feature"].head(3))
+    assert set(drivers[0]) == {"feature", "importance"}
+    assert isinstance(drivers[0]["importance"], float)
+    assert set(ex.drivers(bands=True)[0]) >= {"importance_ci_lower", "importance_ci_upper"}
     df = ex.to_pandas()
     assert list(df.index) == list(X.index) and "cate" in df
     assert "<table>" in ex._repr_html_() and "quality_score" in ex._repr_html_()
