@@ -12,7 +12,15 @@ from causal.explain import DEFAULT_MIN_FIDELITY, FidelityWarning, explain
 
 estimators = pytest.importorskip("estimators")
 
-NAMES = ["AutoCate", "CausalForest", "LinearDML", "DRLearner", "XLearner", "TLearner", "SLearner"]
+# Always on: the default blend and the fastest learner; the rest with -m slow (~20 s each).
+NAMES = [
+    "AutoCate",
+    "LinearDML",
+    *(
+        pytest.param(n, marks=pytest.mark.slow)
+        for n in ["CausalForest", "DRLearner", "XLearner", "TLearner", "SLearner"]
+    ),
+]
 MODIFIERS = ["quality_score", "age_days", "format", "text_overlay", "creator_followers"]
 ADDITIVITY_ATOL = 1e-8
 

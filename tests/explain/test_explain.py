@@ -24,7 +24,11 @@ HIDES_DRIVERS = {"quality_score", "text_overlay"}
 # Of the true CATE, a non-modifier may get at most this share of the total importance: the
 # surrogate of a noise-free function has no reason to split on it (observed: exactly 0).
 ORACLE_IRRELEVANT_SHARE_MAX = 0.01
-ADDITIVITY_ATOL = 1e-8  # SHAP values + base value reproduce the surrogate, float64 sums
+ADDITIVITY_ATOL = 1e-8
+# Of a CATE *estimated* from 4,000 noisy pins, a non-modifier may get at most this share: the
+# estimators lend some heterogeneity to creator size, whose reach scales the outcome noise
+# (observed 0.20 for LinearDML on seed 3, 0.25 for DRLearner); the true modifiers still lead.
+FITTED_IRRELEVANT_SHARE_MAX = 0.3  # SHAP values + base value reproduce the surrogate, float64 sums
 
 
 class TrueEffect:
@@ -126,10 +130,17 @@ def test_segment_explains_the_difference(content):
 
 def test_fitted_estimator_and_numpy_input(content):
     estimators = pytest.importorskip("estimators")
-    num = ["quality_score", "age_days", "creator_followers", "text_overlay"]
+    num = ["quality_score", "age_days", "creator_followers", "text_overlay", "prior_impressions",
+           "shoppable"]  # fmt: skip
     X = content[num]
-    est = estimators.LinearDML(random_state=0).fit(content["hides"], content["boosted"], X=X)
+    est = estimators.LinearDML(random_state=0).fit(
+        content["hides"], content["boosted"], X=X, groups=content["creator_id"]
+    )
     ex = explain(est, X)
+    share = ex.importance().set_index("feature")["share"]
+    assert share.index[0] == "quality_score"  # the main true modifier of the hides effect
+    irrelevant = share.drop(["quality_score", "text_overlay"])
+    assert irrelevant.max() <= FITTED_IRRELEVANT_SHARE_MAX
     np.testing.assert_allclose(ex.cate, est.effect(X).to_numpy())
     ex_np = explain(est, X.to_numpy())
     np.testing.assert_allclose(ex_np.values, ex.values)
