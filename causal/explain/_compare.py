@@ -106,7 +106,7 @@ def _predictive(frame: pd.DataFrame, y: np.ndarray, seed: int, n_jobs: int | Non
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )  # fmt: skip
     n_trees = int(bst.best_iteration or bst.num_trees())
-    fid = r2(y[hold], bst.predict(enc.matrix[hold], num_iteration=n_trees))
+    fid = r2(y[hold], np.asarray(bst.predict(enc.matrix[hold], num_iteration=n_trees), dtype=float))
     sur = Surrogate(bst, "outcome_model", n_trees, 3, fid, train.size, hold.size, 0, 0.0)
     values, base = _tree_shap(sur, enc.matrix, "path_dependent", enc.matrix[:0])
     return Explanation(

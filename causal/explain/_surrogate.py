@@ -167,7 +167,7 @@ def fit_surrogate(
         reach = np.flatnonzero(fid_curve >= stop)
         n_trees = int(reach[0] + 1) if reach.size else int(np.argmax(fid_curve) + 1)
         depth = int(params["max_depth"])
-        fid = r2(tau[hold], bst.predict(Z[hold], num_iteration=n_trees))
+        fid = r2(tau[hold], np.asarray(bst.predict(Z[hold], num_iteration=n_trees), dtype=float))
         tried.append({"candidate": name, "n_trees": n_trees, "fidelity": round(fid, 4)})
         if best is None or fid > best[0]:
             best = (fid, name, n_trees, depth, bst)
