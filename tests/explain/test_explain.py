@@ -83,6 +83,11 @@ def test_non_modifiers_predict_the_outcome_but_not_the_effect(content):
     assert strong_predictors["causal_share"].max() <= ORACLE_IRRELEVANT_SHARE_MAX
     assert "predict" in cmp.summary() and "creator_followers" in cmp.summary()
     assert list(cmp.to_pandas()["feature"].head(4).sort_values()) == sorted(SAVES_DRIVERS)
+    assert "creator_followers" in cmp._repr_html_()
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    assert isinstance(cmp.plot(), Figure)
 
 
 def test_additivity_and_result_shape(content):
