@@ -23,6 +23,7 @@ __all__ = [
     "UnknownVariantError",
     "NotFittedError",
     "OptionalDependencyError",
+    "LowFidelityError",
 ]
 
 
@@ -84,3 +85,7 @@ class NotFittedError(CausalError, ValueError):
 
 class OptionalDependencyError(CausalError, ImportError):
     """An optional part (e.g. Spark) is used without its extra installed."""
+
+
+class LowFidelityError(CausalError, ValueError):
+    """A surrogate reproduces the model it stands for too poorly to explain it (says the R²)."""
