@@ -1,6 +1,7 @@
 """``causal readout DATA --config CONFIG.yaml --out DIR``: ``DIR/readout.json`` and ``readout.html``.
 
-DATA is a .parquet/.csv path, or a table name in the DuckDB database given by ``--database``.
+DATA is a .parquet/.csv path, or a table name in the DuckDB database given by ``--database``
+(or, with ``--engine spark``, a table in the Spark session's catalog).
 The JSON follows DESIGN.md (no NaN/Infinity tokens: undefined numbers are ``null``) and is
 written atomically; a plain-text summary goes to stdout.
 """
@@ -32,11 +33,11 @@ def _load_yaml(path: Path) -> object:
 @app.command("readout")
 def readout_command(
     data: Annotated[
-        str, typer.Argument(help="A .parquet/.csv file, or a table name (with --database).")
+        str, typer.Argument(help="A .parquet/.csv file, or a table name (with --database, or --engine spark).")
     ],
     config: Annotated[Path, typer.Option("--config", "-c", help="Readout config (YAML).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).")],
-    engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or pandas.")] = "duckdb",
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (default), pandas or spark.")] = "duckdb",
     database: Annotated[
         Path | None,
         typer.Option("--database", help="DuckDB database file holding the table DATA."),
@@ -49,8 +50,10 @@ def readout_command(
     from causal.experiments._config import parse_config
 
     cfg = parse_config(_load_yaml(config))
-    if engine not in ("duckdb", "pandas"):
-        raise ConfigError(f"The '--engine' option must be 'duckdb' or 'pandas'. Got {engine!r}.")
+    if engine not in ("duckdb", "pandas", "spark"):
+        raise ConfigError(
+            f"The '--engine' option must be 'duckdb', 'pandas' or 'spark'. Got {engine!r}."
+        )
     connection = None
     if database is not None:
         if engine != "duckdb":
@@ -60,7 +63,7 @@ def readout_command(
         import duckdb
 
         connection = duckdb.connect(str(database), read_only=True)
-    elif not data.lower().endswith((".parquet", ".pq", ".csv")):
+    elif engine != "spark" and not data.lower().endswith((".parquet", ".pq", ".csv")):
         raise ConfigError(
             f"DATA '{data}' is not a .parquet/.csv file; for a table name pass --database."
         )
