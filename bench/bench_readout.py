@@ -12,8 +12,13 @@ A. ``causal.readout`` (DuckDB engine) on a Parquet file of N users x 4 metrics (
        .venv/bin/python -m venv --system-site-packages /tmp/tt-venv
        /tmp/tt-venv/bin/python -m pip install tea-tasting "ibis-framework[duckdb]"
 
+   The same readout again with ``unit: user_id`` (one row per user: the engine proves the
+   ids unique with a bitmap and skips the roll-up).
 B. Scale: 10 metrics x 3 arms over 25%, 50% and 100% of the big table (memory must stay flat
    as rows grow; target <= 30 s and <= 2 GB at 100M rows).
+D. Event level: ``--events`` rows (default 100M), ~5 rows per user, the 4 metrics of A with
+   ``unit: user_id`` — a per-user roll-up of 20M users that spills to disk beyond the engine's
+   memory limit (target <= 2 GB peak).
 C. Our pandas engine beside a plain pandas + statsmodels readout (OLS with the covariate for
    CUPED means, WLS for the ratio, OLS for the others; HC1) on an in-memory DataFrame.
 
@@ -44,9 +49,11 @@ SMALL_COLS = ("arm", "revenue", "revenue_pre", "sessions", "converted", "clicks"
 
 
 def _gen_sql(kind: str) -> str:
-    """SELECT generating one table: 'small' (2 arms, 4 metrics) or 'big' (3 arms, 10 metrics)."""
+    """SELECT generating one table: 'small' (2 arms, 4 metrics, one row per user), 'big'
+    (3 arms, 10 metrics) or 'events' (the 4 metrics, ~5 rows per user)."""
     arms = 2 if kind == "small" else 3
     cols = [
+        "i AS user_id",
         f"CAST(floor(random() * {arms}) AS INTEGER) AS arm",
         "round(-ln(random()) * 10, 2) AS revenue_pre",
         "CAST(floor(-ln(random()) * 3) AS INTEGER) AS sessions",
@@ -70,6 +77,13 @@ def _gen_sql(kind: str) -> str:
         "CAST(floor(views * random() * 0.2) AS INTEGER) AS clicks",
         "CAST(floor(views_pre * random() * 0.2) AS INTEGER) AS clicks_pre",
     ]
+    if kind == "events":  # ~5 rows per user (of n / 5 users), the user's arm from its id
+        ids = "CAST(floor(random() * (? / 5)) AS BIGINT) AS user_id"
+        inner = ", ".join(cols[2:])
+        return (
+            f"SELECT {', '.join(outer)} FROM (SELECT *, CAST(user_id % 2 AS INTEGER) AS arm, "
+            f"{inner} FROM (SELECT {ids} FROM range(?) t(i)))"
+        )
     return f"SELECT {', '.join(outer)} FROM (SELECT {inner} FROM range(?) t(i))"
 
 
@@ -82,10 +96,11 @@ def make_parquet(path: Path, n: int, kind: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
     con.execute(
         f"COPY ({_gen_sql(kind)}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, "
         "ROW_GROUP_SIZE 1000000)",
-        [n],
+        [n, n] if kind == "events" else [n],
     )
     con.close()
     os.replace(tmp, path)
@@ -103,7 +118,7 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _design(kind: str):
+def _design(kind: str, unit: str | None = None):
     from causal.experiments import ExperimentDesign, Mean, Proportion, Ratio
 
     metrics = [
@@ -121,13 +136,13 @@ def _design(kind: str):
             Ratio("watch_per_play", "watch", "plays"),
             Mean("revenue_raw", "revenue"),
         ]
-    return ExperimentDesign("arm", "0", metrics)
+    return ExperimentDesign("arm", "0", metrics, unit=unit)
 
 
-def worker_ours(path: str, kind: str, engine: str) -> dict:
+def worker_ours(path: str, kind: str, engine: str, unit: str = "") -> dict:
     import causal.experiments as ce
 
-    design = _design(kind)
+    design = _design("small" if kind == "events" else kind, unit or None)
     if engine == "pandas":
         import pandas as pd
 
@@ -226,7 +241,8 @@ def main() -> None:
     p.add_argument("--tt-python", default="/tmp/tt-venv/bin/python")
     p.add_argument("--users", type=int, default=None, help="rows of table A (20M)")
     p.add_argument("--big-rows", type=int, default=None, help="rows of table B (100M)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: A,B,C")
+    p.add_argument("--events", type=int, default=None, help="rows of table D (100M)")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: A,B,C,D")
     p.add_argument("--repeat", type=int, default=3, help="runs per contender in A and C (best)")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -245,6 +261,7 @@ def main() -> None:
     n_a = a.users or (200_000 if a.quick else 20_000_000)
     n_b = a.big_rows or (1_000_000 if a.quick else 100_000_000)
     n_c = 200_000 if a.quick else 2_000_000
+    n_d = a.events or (1_000_000 if a.quick else 100_000_000)
     skip = set(a.skip.upper().split(",")) if a.skip else set()
     load = os.getloadavg()[0]
     print(
@@ -254,26 +271,33 @@ def main() -> None:
 
     if "A" not in skip:
         t = time.perf_counter()
-        pa = make_parquet(d / f"small_{n_a}.parquet", n_a, "small")
+        pa = make_parquet(d / f"users_{n_a}.parquet", n_a, "small")
         print(f"\n## A. {n_a:,} users x 4 metrics (one CUPED ratio), Parquet "
               f"(generated in {time.perf_counter() - t:.1f}s)")  # fmt: skip
-        runs = [(["ours", str(pa), "small", "duckdb"], sys.executable)]
+        runs = [
+            (["ours", str(pa), "small", "duckdb"], sys.executable),
+            (["ours", str(pa), "small", "duckdb", "user_id"], sys.executable),
+        ]
         if Path(a.tt_python).exists():
             runs.append((["teatasting", str(pa)], a.tt_python))
         else:
             print(f"   tea-tasting baseline skipped: {a.tt_python} not found (see docstring)")
-        ours, *rest = best_of(runs, a.repeat)
+        ours, ours_unit, *rest = best_of(runs, a.repeat)
         base = rest[0] if rest else None
         if ours:
             print(_line("ours (causal, duckdb):", ours))
+        if ours_unit:
+            print(_line("ours with unit: user_id:", ours_unit))
         if base:
             print(_line("tea-tasting (duckdb):", base))
-        if ours and base:
-            print(
-                f"   ratio tea-tasting/ours: {_ratio(ours['seconds'], base['seconds'])} wall, "
-                f"{_ratio(ours['cpu'], base['cpu'])} cpu "
-                f"(ctr effect {ours['ctr_effect']:.6g} vs {base['ctr_effect']:.6g})"
-            )
+        for label, mine in (("", ours), (" (ours with unit)", ours_unit)):
+            if mine and base:
+                print(
+                    f"   ratio tea-tasting/ours{label}: "
+                    f"{_ratio(mine['seconds'], base['seconds'])} wall, "
+                    f"{_ratio(mine['cpu'], base['cpu'])} cpu "
+                    f"(ctr effect {mine['ctr_effect']:.6g} vs {base['ctr_effect']:.6g})"
+                )
 
     if "B" not in skip:
         print("\n## B. scale: 10 metrics x 3 arms, DuckDB engine on Parquet parts")
@@ -294,6 +318,15 @@ def main() -> None:
                 rows = n_b // 4 * k
                 print(_line(f"{rows:>12,} rows:", res) + f"  ({rows / res['cpu'] / 1e6:.1f}M "
                       "rows per cpu-second)")  # fmt: skip
+
+    if "D" not in skip:
+        t = time.perf_counter()
+        pd_ = make_parquet(d / f"events_{n_d}.parquet", n_d, "events")
+        print(f"\n## D. {n_d:,} event rows (~{n_d // 5:,} users), 4 metrics, unit: user_id "
+              f"(generated/cached in {time.perf_counter() - t:.1f}s)")  # fmt: skip
+        res = run_worker(["ours", str(pd_), "events", "duckdb", "user_id"])
+        if res:
+            print(_line("ours (roll-up per user):", res) + f"  load {os.getloadavg()[0]:.1f}")
 
     if "C" not in skip:
         pc = make_parquet(d / f"small_{n_c}.parquet", n_c, "small")
