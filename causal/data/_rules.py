@@ -108,8 +108,8 @@ def row_rules(metrics: Sequence[Metric]) -> tuple[RowRule, ...]:
         if isinstance(m, Proportion):
             out.setdefault((m.column, "binary"), RowRule(m.name, m.column, "binary"))
         elif isinstance(m, Ratio):
-            key = (m.denominator, "nonnegative")
-            out.setdefault(key, RowRule(m.name, m.denominator, "nonnegative"))
+            rule = RowRule(m.name, m.denominator, "nonnegative")
+            out.setdefault((rule.column, rule.kind), rule)
     return tuple(out.values())
 
 

@@ -259,7 +259,7 @@ class DuckDBEngine:
         temporary directory) and stays near the limit.
         """
         con = duckdb.connect()
-        settings = {"enable_progress_bar": False, "preserve_insertion_order": False}
+        settings: dict[str, Any] = {"enable_progress_bar": False, "preserve_insertion_order": False}
         if self.memory_limit is not None:
             settings["memory_limit"] = str(self.memory_limit)
             tmp = self.temp_directory or os.path.join(tempfile.gettempdir(), "causal_duckdb")

@@ -734,12 +734,11 @@ def build_plan(
         for i, a in enumerate(inds):
             agg("miss", a)
             for b in inds[i + 1 :]:
-                lo, hi = (a, b) if a <= b else (b, a)
-                agg("both", lo, hi)
+                agg("both", *((a, b) if a <= b else (b, a)))
             for e in xs:
                 agg("fsum" if expr_of[e].integer else "favg", e, a)
-    for c in caps:
-        agg("capv", c.alias)
+    for spec in caps:
+        agg("capv", spec.alias)
     # rename capv aggregates to the cap aliases themselves (executors compute them once)
     final = tuple(Agg(a.args[0], a.op, a.args) if a.op == "capv" else a for a in aggs.values())
     return AggregatePlan(

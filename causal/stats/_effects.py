@@ -535,7 +535,7 @@ def _cr2_arm(m: Moments) -> tuple[np.ndarray, np.ndarray, float]:
 
     rows = np.asarray(m.rows, dtype=float)
     centred = rows - rows.mean(axis=0)
-    den = rows[:, 1] + m.shift[1]  # type: ignore[index]
+    den = rows[:, 1] + m.shift[1]
     total = float(den.sum())
     g = rows.shape[0]
     try:

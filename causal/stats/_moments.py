@@ -60,8 +60,8 @@ class Moments:
     names: tuple[str, ...]
     mean: np.ndarray
     comoment: np.ndarray
-    shift: np.ndarray | None = None
-    dmean: np.ndarray | None = None
+    shift: np.ndarray = None  # type: ignore[assignment]  # None -> zeros in __post_init__
+    dmean: np.ndarray = None  # type: ignore[assignment]  # None -> mean - shift
     rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -162,8 +162,8 @@ class Moments:
             tuple(names),
             self.mean[idx],
             self.comoment[np.ix_(idx, idx)],
-            shift=self.shift[idx],  # type: ignore[index]
-            dmean=self.dmean[idx],  # type: ignore[index]
+            shift=self.shift[idx],
+            dmean=self.dmean[idx],
             rows=None if self.rows is None else self.rows[:, idx],
         )
 
@@ -181,7 +181,7 @@ def mean_delta(a: Moments, b: Moments) -> np.ndarray:
     >>> float(mean_delta(a, b)[0]) * 512
     1.0
     """
-    return (a.shift - b.shift) + (a.dmean - b.dmean)  # type: ignore[operator]
+    return (a.shift - b.shift) + (a.dmean - b.dmean)
 
 
 def merge_moments(a: Moments, b: Moments) -> Moments:
@@ -198,5 +198,5 @@ def merge_moments(a: Moments, b: Moments) -> Moments:
     comoment = a.comoment + b.comoment + np.outer(delta, delta) * (a.n * b.n / n)
     rows = None
     if a.rows is not None and b.rows is not None:  # disjoint rows: stack them (a's shift)
-        rows = np.vstack([a.rows, b.rows + (b.shift - a.shift)])  # type: ignore[operator]
+        rows = np.vstack([a.rows, b.rows + (b.shift - a.shift)])
     return Moments.from_shifted(n, a.names, a.shift, dmean, comoment, rows=rows)
