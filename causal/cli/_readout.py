@@ -33,11 +33,16 @@ def _load_yaml(path: Path) -> object:
 @app.command("readout")
 def readout_command(
     data: Annotated[
-        str, typer.Argument(help="A .parquet/.csv file, or a table name (with --database, or --engine spark).")
+        str,
+        typer.Argument(
+            help="A .parquet/.csv file, or a table name (with --database, or --engine spark)."
+        ),
     ],
     config: Annotated[Path, typer.Option("--config", "-c", help="Readout config (YAML).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).")],
-    engine: Annotated[str, typer.Option("--engine", help="duckdb (default), pandas or spark.")] = "duckdb",
+    engine: Annotated[
+        str, typer.Option("--engine", help="duckdb (default), pandas or spark.")
+    ] = "duckdb",
     database: Annotated[
         Path | None,
         typer.Option("--database", help="DuckDB database file holding the table DATA."),

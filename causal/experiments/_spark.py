@@ -207,7 +207,7 @@ class SparkEngine:
                 F.max(r).alias(f"hi_{r}"),
             ]
         unit_int = request.unit is not None and request.cluster is None
-        unit_int = unit_int and isinstance(schema[request.unit], T.IntegralType)  # type: ignore[index]
+        unit_int = unit_int and isinstance(schema[request.unit], T.IntegralType)
         if unit_int:
             pre += [F.count("unit").alias("u_k"), F.min("unit").alias("u_lo"),
                     F.max("unit").alias("u_hi")]  # fmt: skip
