@@ -6,13 +6,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-all lint typecheck demo bench clean
+.PHONY: install java test test-all lint typecheck demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
+	$(MAKE) --no-print-directory java
 	touch $(STAMP)
+
+## Spark (the `spark` extra, tests/experiments/test_spark.py) needs Java 17+: a headless JRE
+## from Debian's packages is installed only when `java` is missing.
+java:
+	@java -version >/dev/null 2>&1 || { echo "java not found: installing openjdk-17-jre-headless"; \
+		apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@java -version 2>&1 | head -1
 
 install: $(STAMP)
 

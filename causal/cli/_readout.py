@@ -1,7 +1,8 @@
 """``causal readout DATA --config CONFIG.yaml --out DIR``: ``DIR/readout.json`` and ``readout.html``.
 
 DATA is a .parquet/.csv path (or a glob of files with the same columns), or a table name in the
-DuckDB database given by ``--database``. The config is validated completely before the data is
+DuckDB database given by ``--database`` (or, with ``--engine spark``, a table in the Spark
+session's catalog). The config is validated completely before the data is
 touched; the JSON follows DESIGN.md (no NaN/Infinity tokens: undefined numbers are ``null``).
 Both files are written into a temporary folder and moved into place together
 (:func:`causal._io.output_set`): a failed run leaves the previous run's files as they were.
@@ -45,6 +46,7 @@ class EngineName(StrEnum):
 
     duckdb = "duckdb"
     pandas = "pandas"
+    spark = "spark"
 
 
 def _load_yaml(path: Path) -> object:
@@ -67,7 +69,7 @@ def readout_command(
     data: Annotated[
         str,
         typer.Argument(
-            help="A .parquet/.csv file or a glob of them, or a table name (with --database)."
+            help="A .parquet/.csv file or a glob of them, or a table name (with --database or --engine spark)."
         ),
     ],
     config: Annotated[
@@ -104,7 +106,7 @@ def readout_command(
         import duckdb
 
         connection = duckdb.connect(str(database), read_only=True)
-    else:
+    elif engine is not EngineName.spark or data.lower().endswith((".parquet", ".pq", ".csv")):
         check_data_path(data)
     try:
         ro = readout(data, cfg.design, engine=engine.value, connection=connection, **cfg.options)

@@ -946,20 +946,19 @@ def _as_float(s: pd.Series) -> np.ndarray:
 
 
 def get_engine(engine: str | Engine, connection: Any = None) -> Engine:
-    """An engine by name (``"duckdb"`` or ``"pandas"``) or the engine object itself."""
+    """An engine by name (``"duckdb"``, ``"pandas"`` or ``"spark"``; ``connection``: a DuckDB
+    connection or a SparkSession) or the engine object itself."""
     if isinstance(engine, str):
         if engine == "duckdb":
             return DuckDBEngine(connection)
         if engine == "pandas":
             return PandasEngine()
-        if engine == "spark":
-            from causal._errors import OptionalDependencyError
+        if engine == "spark":  # pyspark is imported lazily (the 'spark' extra)
+            from causal.experiments._spark import SparkEngine
 
-            raise OptionalDependencyError(
-                "The 'spark' engine is not available in this version; use engine='duckdb'."
-            )
+            return SparkEngine(connection)
         raise ConfigError(
-            f"The 'engine' parameter must be 'duckdb' or 'pandas' (or an Engine object). "
+            f"The 'engine' parameter must be 'duckdb', 'pandas' or 'spark' (or an Engine object). "
             f"Got {engine!r} instead."
         )
     if isinstance(engine, Engine):

@@ -775,7 +775,8 @@ def readout(
     ----------
     data : DataFrame, str or path
         A pandas DataFrame, a ``.parquet``/``.csv`` path, or (DuckDB engine) a table name in
-        ``connection``. Never modified.
+        ``connection``; with ``engine="spark"`` also a Spark DataFrame or a table name in the
+        Spark catalog. Never modified.
     design : ExperimentDesign
         Variant column, control label, metrics (:class:`Mean`, :class:`Proportion`,
         :class:`Ratio`, each with optional CUPED covariates), guardrails, unit, cluster,
@@ -785,10 +786,11 @@ def readout(
     correction : {"holm", "bh", "none"}
         Multiple-testing correction over success metrics × arms (guardrails: their own
         family). Segment rows always use Benjamini–Hochberg over segment × metric × arm.
-    engine : {"duckdb", "pandas"} or Engine
-        Where the sufficient statistics are computed (same numbers either way).
-    connection : duckdb connection, optional
-        Holds the table when ``data`` is a table name.
+    engine : {"duckdb", "pandas", "spark"} or Engine
+        Where the sufficient statistics are computed (same numbers either way); ``"spark"``
+        needs the ``spark`` extra.
+    connection : duckdb connection or SparkSession, optional
+        Holds the table when ``data`` is a table name (Spark: default the active session).
     margins : dict of str to float
         Non-inferiority margin per guardrail (required for each guardrail).
     relative_margins : bool
