@@ -256,9 +256,9 @@ def test_simulate_boolean_flags_take_values(tmp_path, capsys):
 def test_engine_is_a_choice_list(files, capsys):
     tmp_path, good, cfg = files
     code, _, err = _run(capsys, "readout", str(good), "-c", str(cfg), "-o", str(tmp_path / "o"),
-                        "--engine", "spark")  # fmt: skip
+                        "--engine", "sparkk")  # fmt: skip
     assert code == 2 and "duckdb" in err and "pandas" in err and "Traceback" not in err
-    assert "<duckdb|pandas>" in _run(capsys, "readout", "--help")[1]
+    assert "<duckdb|pandas|spark>" in _run(capsys, "readout", "--help")[1]
 
 
 def test_version(capsys):
