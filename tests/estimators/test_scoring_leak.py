@@ -3,10 +3,12 @@
 AutoCate scores candidate ``c`` on fold ``k`` with a final stage fitted on the other folds. The
 nuisances of *those* rows were cross-fitted on folds that include ``k``, so a candidate whose
 final stage reads nuisance values (residuals, pseudo-outcomes, the T-learner's contrast projected
-on X when ``W`` is given) depends on the outcomes of the rows it is scored on. Perturbing only
+on X when ``W`` was given, before this was fixed) depends on the outcomes of the rows it is
+scored on. Perturbing only
 fold ``k``'s outcomes shows it exactly: the fold-``k`` scores of such candidates move; those of
-the T-learner without ``W`` (its score is the out-of-fold contrast itself) and the S-learner
-(fitted on raw outcomes) do not. ``bench/bench_scoring_oracle.py`` measures the resulting bias of
+the T-learner (its score is the out-of-fold contrast itself, or with ``W`` its projection on
+X fitted on the contrasts of the scored fold's own out-of-fold models) and the S-learner (fitted
+on raw outcomes) do not. ``bench/bench_scoring_oracle.py`` measures the resulting bias of
 the loss with oracle nuisances.
 """
 
@@ -41,7 +43,7 @@ def _fold0_scores(name: str, y: np.ndarray, d: dict, with_w: bool) -> np.ndarray
     [
         ("TLearner", False, False),
         ("SLearner", False, False),
-        ("TLearner", True, True),
+        ("TLearner", True, False),  # its projection on X uses the left-out fold's models
         ("LinearDML", False, True),
         ("DRLearner", False, True),
     ],
