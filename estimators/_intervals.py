@@ -170,6 +170,7 @@ def fit_interval_forest(ctx: Any) -> ForestIntervalState:
     forests = []
     for j in range(d.y.shape[1]):
         seed = ctx.seed + 71 + j
+        args: tuple[np.ndarray, ...]
         if d.discrete:
             kind, args, leaf = "regression", (ctx.x_num, ctx.dr[:, j, :]), DR_MIN_LEAF
         else:
