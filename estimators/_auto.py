@@ -215,21 +215,21 @@ class AutoCate(BaseCate):
     candidates with their own variance. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
     Blend members below weight :data:`MIN_BLEND_WEIGHT` are dropped before the all-rows refit.
 
-    Known weakness, measured (``bench/bench_scoring_oracle.py``,
-    ``tests/estimators/test_scoring_leak.py``; ``bench/RESULTS_estimators.md``): the loss leans
-    towards the T-learner, and the nuisances' error is not the cause. Scored with *oracle*
-    pseudo-outcomes (true outcome means and propensity) the lean is the same as with the
-    estimated ones: on 8 simulated datasets of 3,000 rows (confounder in W) the loss difference
-    LinearDML - TLearner exceeded the PEHE difference by +0.022 +- 0.004 with either
-    pseudo-outcome and the T-learner ranked first on 8/8, while LinearDML had the smaller PEHE on
-    6/8. With the true propensity the pseudo-outcome's conditional mean is the CATE whatever
-    the outcome models, so the earlier "plug-in bias" explanation does not hold. The cause: a
-    candidate's final stage, fitted on the other folds, reads nuisance values (residuals,
-    pseudo-outcomes; with ``W`` also the T-learner's contrast projected on X) that were
-    cross-fitted on folds *including* the scored rows, so its scores depend on the scored rows'
-    outcomes; the T-learner without ``W`` (its score is the out-of-fold contrast itself) and the
-    S-learner do not. A fix needs nuisances refitted without each scored fold (nested
-    cross-fitting, about ``cv`` times the nuisance cost) and was not made.
+    Scoring leak, measured (``bench/bench_scoring_oracle.py``,
+    ``tests/estimators/test_scoring_leak.py``; ``bench/RESULTS_estimators.md``): the loss
+    leaned towards the T-learner, and the nuisances' error was not the cause — scored with
+    *oracle* pseudo-outcomes (true outcome means and propensity) the lean was the same (8
+    simulated datasets of 3,000 rows, confounder in W: LinearDML's loss difference to the
+    T-learner exceeded the PEHE difference by +0.022 +- 0.004; the T-learner ranked first on
+    8/8 while LinearDML had the smaller PEHE on 6/8). With the true propensity the
+    pseudo-outcome's conditional mean is the CATE whatever the outcome models, so a "plug-in
+    bias" does not explain it. The cause: a candidate's final stage, fitted on the other folds,
+    reads nuisance values cross-fitted on folds *including* the scored rows. With ``W`` the
+    T-learner's scoring fit projected such contrasts on X; it now projects the left-out fold's
+    own models' contrasts (after: -0.003 +- 0.004, T-learner first on 2/8). Residual-based
+    candidates (LinearDML, DRLearner, CausalForest) still read such nuisances; the remaining
+    bias is within about 0.02 of zero and removing it needs nested cross-fitting (about ``cv``
+    times the nuisance cost), not done.
 
     Parameters
     ----------
