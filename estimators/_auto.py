@@ -6,6 +6,7 @@ candidate, so AutoCate costs one nuisance fit plus the candidates' final stages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy import optimize, stats
 from estimators._aipw import mean_effect_from_scores
 from estimators._base import BaseCate, Context, build_context
 from estimators._errors import EstimatorInputError
+from estimators._intervals import fold_average
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -48,6 +50,46 @@ DEFAULT_CANDIDATES: tuple[str, ...] = (
 
 #: Two-sided level at which a candidate's loss is called "tied" with the best one's.
 TIE_ALPHA = 0.05
+#: Blend members below this weight are dropped (the rest renormalised) before the all-rows
+#: refit: they move the blend little and each costs a full final-stage fit.
+MIN_BLEND_WEIGHT = 0.05
+#: Fewest trees per scoring fold of a forest candidate (see :func:`_light`).
+LIGHT_MIN_TREES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _FoldAverage:
+    """A blend member predicted by the average of its scoring folds' states (no refit)."""
+
+    states: list[Any]
+
+
+def _light(est: BaseCate, n_folds: int) -> BaseCate:
+    """The candidate as scored: forests grow ``n_estimators / n_folds`` trees per fold.
+
+    The folds' forests together hold ``n_estimators`` trees, so scoring costs about one forest
+    instead of ``n_folds``; when every row was scored a blend's forest member is their average
+    (see ``AutoCate.fit``). At least 12 trees a fold, a multiple of 4 (econml's bags).
+    """
+    if not hasattr(est, "n_estimators"):
+        return est
+    trees = max(LIGHT_MIN_TREES, int(np.ceil(est.n_estimators / n_folds / 4) * 4))
+    return type(est)(**{**est.get_params(), "n_estimators": min(trees, est.n_estimators)})
+
+
+def _drop_small(weights: np.ndarray) -> np.ndarray:
+    """Zero the weights below :data:`MIN_BLEND_WEIGHT` and renormalise (keeps the largest).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _drop_small(np.array([0.5, 0.47, 0.03])).round(3).tolist()
+    [0.515, 0.485, 0.0]
+    """
+    out = np.where(weights >= MIN_BLEND_WEIGHT, weights, 0.0)
+    if out.sum() <= 0:
+        out = np.eye(weights.size)[int(np.argmax(weights))]
+    return out / out.sum()
 
 
 def causal_losses(
@@ -143,13 +185,17 @@ class AutoCate(BaseCate):
     2. Each candidate's final stage is cross-fitted on the same folds (on a random subsample of
        at most ``max_score_samples`` rows, whole clusters with ``groups``); its out-of-fold
        CATE is scored by the doubly-robust pseudo-outcome loss (R-loss for a continuous
-       treatment), see :func:`causal_losses`.
+       treatment), see :func:`causal_losses`. Forest candidates are scored with
+       ``n_estimators / cv`` trees per fold (:func:`_light`): the folds' forests hold
+       ``n_estimators`` trees in all.
     3. ``score_table_`` reports each loss with its SE and the *paired* per-unit loss
        difference to the best candidate with its SE (cluster-robust with ``groups``);
        ``tied`` marks candidates whose difference is not significant at 5% (two-sided).
     4. ``strategy="select"`` refits the best candidate's final stage on all rows;
-       ``"ensemble"`` refits every candidate with positive weight and blends them with simplex
-       weights that minimise the same out-of-fold loss (``weights_``). ``"auto"`` (default):
+       ``"ensemble"`` blends the candidates with simplex weights that minimise the same
+       out-of-fold loss (``weights_``; weights under :data:`MIN_BLEND_WEIGHT` dropped) and
+       refits each member on all rows — except a forest member when every row was scored,
+       which is the average of its scoring forests (no refit). ``"auto"`` (default):
        ``"ensemble"``, or ``"select"`` when ``require_intervals=True``. Measured with every
        candidate on the same nuisances (``bench/bench_autocate.py``, default candidates): on
        the 50 IHDP replications the blend's mean sqrt(PEHE) was 0.517 against 0.559 for the
@@ -158,19 +204,32 @@ class AutoCate(BaseCate):
        against 1.061 (DRLearner; -0.04 +- 0.10). Selecting the best candidate instead of
        blending did worse on both (0.586 on IHDP, 1.31 on seeds 1-6).
 
-    Intervals: ``effect_interval`` delegates to the selected candidate when it has valid
-    intervals (CausalForest, DRLearner, LinearDML); otherwise (a meta-learner or a blend) it
-    raises ``NotImplementedError`` — pass ``require_intervals=True`` to choose only among
-    candidates with intervals. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
+    Intervals: ``effect_interval`` works with every strategy. When one candidate with its own
+    variance is selected (CausalForest, DRLearner, LinearDML) it is that candidate's interval.
+    For a blend or a selected meta-learner it is the interval of an honest forest on the shared
+    doubly-robust pseudo-outcomes (the DRLearner's forest: the blend's own member when it has
+    one, else fitted on the first call; ``estimators._intervals``), centred on that forest's
+    estimate, which can differ from ``effect()``; cluster-robust with ``groups``. Pointwise
+    coverage of the 95% interval (``bench/bench_cate_coverage.py``, 20,000 rows): see
+    ``bench/RESULTS_estimators.md``. ``require_intervals=True`` restricts the choice to
+    candidates with their own variance. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
+    Blend members below weight :data:`MIN_BLEND_WEIGHT` are dropped before the all-rows refit.
 
-    Known weaknesses: the candidates' final stages on the scoring folds use out-of-fold
-    nuisances that were themselves trained partly on the scored rows (as in single-split
-    scorers); the effect on the ranking is second order. The doubly-robust pseudo-outcome's
-    plug-in part is the T-learner's own contrast ``mu_a - mu_0``, so the loss leaves out the
-    T-learner's outcome-model error and leans towards it by that amount. A pseudo-outcome free
-    of that bias (centred on the outcome mean and the ATE instead of ``mu_a - mu_0``) was
-    tried: it ranked worse on IHDP (blend 0.71 vs 0.53) and no better on the simulator,
-    being noisier; heavy-tailed outcomes make every loss noisy at a few thousand rows.
+    Scoring leak, measured (``bench/bench_scoring_oracle.py``,
+    ``tests/estimators/test_scoring_leak.py``; ``bench/RESULTS_estimators.md``): the loss
+    leaned towards the T-learner, and the nuisances' error was not the cause — scored with
+    *oracle* pseudo-outcomes (true outcome means and propensity) the lean was the same (8
+    simulated datasets of 3,000 rows, confounder in W: LinearDML's loss difference to the
+    T-learner exceeded the PEHE difference by +0.022 +- 0.004; the T-learner ranked first on
+    8/8 while LinearDML had the smaller PEHE on 6/8). With the true propensity the
+    pseudo-outcome's conditional mean is the CATE whatever the outcome models, so a "plug-in
+    bias" does not explain it. The cause: a candidate's final stage, fitted on the other folds,
+    reads nuisance values cross-fitted on folds *including* the scored rows. With ``W`` the
+    T-learner's scoring fit projected such contrasts on X; it now projects the left-out fold's
+    own models' contrasts (after: -0.003 +- 0.004, T-learner first on 2/8). Residual-based
+    candidates (LinearDML, DRLearner, CausalForest) still read such nuisances; the remaining
+    bias is within about 0.02 of zero and removing it needs nested cross-fitting (about ``cv``
+    times the nuisance cost), not done.
 
     Parameters
     ----------
@@ -181,7 +240,8 @@ class AutoCate(BaseCate):
         XLearner) that support the treatment type.
     strategy : {"auto", "select", "ensemble"}, default "auto"
     require_intervals : bool, default False
-        Only candidates with valid CATE intervals compete.
+        Only candidates with their own CATE variance (CausalForest, DRLearner, LinearDML)
+        compete, and one is selected.
     max_score_samples : int, default 10000
         Rows used to score candidates (all rows when fewer).
     cv, clip, max_onehot_levels, discrete_treatment, control, nuisance_params,
@@ -287,7 +347,7 @@ class AutoCate(BaseCate):
                         "continuous; use CausalForest or LinearDML."
                     )
                 continue
-            if self.require_intervals and not est._supports_intervals:
+            if self.require_intervals and not getattr(est, "_native_intervals", True):
                 continue
             out.append(est)
         if not out:
@@ -373,11 +433,15 @@ class AutoCate(BaseCate):
         folds = ctx.nuis.folds[rows]
         d_y = ctx.data.y.shape[1]
         preds = np.empty((len(cands), len(rows), d_y, ctx.k))
+        fold_ids = np.unique(folds)
+        fold_states: list[list[Any]] = [[] for _ in cands]
         for c, est in enumerate(cands):
-            for k in np.unique(folds):
+            scorer = _light(est, len(fold_ids))
+            for k in fold_ids:
                 tr, te = rows[folds != k], folds == k
-                state = est._final_fit(ctx, tr)
-                preds[c, te] = est._final_predict_rows(state, ctx, rows[te])[0]
+                state = scorer._final_fit(ctx, tr)
+                preds[c, te] = scorer._final_predict_rows(state, ctx, rows[te])[0]
+                fold_states[c].append(state)
         dr = None if ctx.dr is None else ctx.dr[rows]
         losses = np.stack(
             [causal_losses(p, dr=dr, y_res=ctx.y_res[rows], t_res=ctx.t_res[rows]) for p in preds]
@@ -388,16 +452,24 @@ class AutoCate(BaseCate):
         weights = np.zeros(len(cands))
         best = int(np.argmin(table.set_index("estimator").loc[names, "loss"].to_numpy()))
         if self._strategy() == "ensemble" and len(cands) > 1:
-            weights = self._blend(preds, ctx, rows, sw)
+            weights = _drop_small(self._blend(preds, ctx, rows, sw))
         else:
             weights[best] = 1.0
         table["weight"] = table["estimator"].map(dict(zip(names, weights, strict=True)))
         members = []
         all_rows = np.arange(ctx.data.n)
-        for est, wgt in zip(cands, weights, strict=True):
-            if wgt > 0:
+        # every row was scored and the result is a blend: a forest member is the average of
+        # its scoring forests (n_estimators trees in all, no refit)
+        reuse = len(rows) == ctx.data.n and int(np.sum(weights > 0)) > 1
+        for c, (est, wgt) in enumerate(zip(cands, weights, strict=True)):
+            if wgt <= 0:
+                continue
+            if reuse and hasattr(est, "n_estimators"):
+                members.append((est, _FoldAverage(fold_states[c]), float(wgt)))
+            else:
                 members.append((est, est._final_fit(ctx, all_rows), float(wgt)))
         self._members = members
+        self._interval_cache: tuple[Context, Any] | None = None
         self.score_table_ = table
         self.weights_ = pd.Series(weights, index=names, name="weight")
         if len(members) == 1:
@@ -461,32 +533,40 @@ class AutoCate(BaseCate):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var and not self._native():
+            return self._interval_predict(ctx, Xf)
         total = None
         var = None
         for est, st, wgt in state:
-            tau, v = est._final_predict(st, ctx, Xf, with_var and len(state) == 1)
+            if isinstance(st, _FoldAverage):
+                tau, v = fold_average(est, st.states, ctx, Xf), None
+            else:
+                tau, v = est._final_predict(st, ctx, Xf, with_var and len(state) == 1)
             total = wgt * tau if total is None else total + wgt * tau
             var = v if len(state) == 1 else None
         assert total is not None
         return total, var
 
+    def _native(self) -> bool:
+        """Whether one candidate with its own variance (forest / sandwich) was selected."""
+        members = self._members
+        return len(members) == 1 and getattr(members[0][0], "_native_intervals", True)
+
+    def _interval_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The doubly-robust forest's interval (``estimators._intervals``) for a blend."""
+        from estimators._intervals import fit_interval_forest, predict_interval_forest
+
+        if ctx.data.groups is None:  # a refitted DRLearner forest member is that forest
+            for est, st, _ in self._members:
+                if isinstance(est, DRLearner) and isinstance(st, tuple) and st[0] == "forest":
+                    return est._final_predict(st, ctx, Xf, with_var=True)  # type: ignore[return-value]
+        if self._interval_cache is None or self._interval_cache[0] is not ctx:
+            self._interval_cache = (ctx, fit_interval_forest(ctx))
+        return predict_interval_forest(self._interval_cache[1], ctx, Xf)
+
     def effect_interval(
         self, X: Any = None, *, alpha: float = 0.05, T1: Any = None
     ) -> tuple[Any, Any]:
-        """Intervals of the selected candidate (see the class docstring for when it raises)."""
+        """Pointwise ``1 - alpha`` CATE intervals (see the class docstring, "Intervals")."""
         check_params("AutoCate", {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
-        ctx = self._fitted()
-        if ctx.data.X is not None:
-            if self.best_estimator_ is None:
-                raise NotImplementedError(
-                    "AutoCate blended several candidates (the default strategy 'auto' blends); a "
-                    "blend has no valid CATE interval. Refit with require_intervals=True (it "
-                    "then selects among CausalForest, DRLearner and LinearDML)."
-                )
-            if not self.best_estimator_._supports_intervals:
-                raise NotImplementedError(
-                    f"AutoCate selected {self.selected_}, which has no valid CATE intervals. "
-                    "Refit with require_intervals=True to choose among CausalForest, DRLearner "
-                    "and LinearDML; ate_interval() is valid either way."
-                )
         return super().effect_interval(X, alpha=alpha, T1=T1)

@@ -11,12 +11,15 @@ CausalForest  econml ``grf.CausalForest`` (the final model of econml's      hone
 LinearDML     WLS of ``y~`` on ``t~ x [1, X]`` (econml ``LinearDML``)       HC1 / cluster CR1
 DRLearner     econml ``grf.RegressionForest`` (``final="forest"``) or WLS   honest forest /
               (``final="linear"``) on the AIPW pseudo-outcomes              HC1 / CR1
-XLearner      LightGBM on imputed effects, blended by the propensity       none (raises)
-TLearner      difference of the per-arm LightGBM outcome models            none (raises)
-SLearner      one LightGBM with T as a feature                             none (raises)
+XLearner      LightGBM on imputed effects, blended by the propensity       DR forest's
+TLearner      difference of the per-arm LightGBM outcome models            DR forest's
+SLearner      one LightGBM with T as a feature                             DR forest's
 ============  ===========================================================  ==============
 
-``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them.
+``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them. "DR forest's": the
+meta-learners have no valid variance of their own; their interval is that of an honest forest
+on the shared doubly-robust pseudo-outcomes (``estimators._intervals``), centred on that
+forest's estimate (which can differ from ``effect()``); cluster-robust with ``groups``.
 """
 
 from __future__ import annotations
@@ -512,10 +515,25 @@ class DRLearner(_Encoded):
 
 
 class _MetaLearner(_Common):
-    """Discrete-treatment meta-learners with LightGBM base models; no CATE intervals."""
+    """Discrete-treatment meta-learners with LightGBM base models.
+
+    They have no variance of their own: ``effect_interval`` is the interval of an honest forest
+    on the shared doubly-robust pseudo-outcomes (``estimators._intervals``), fitted on the
+    first call.
+    """
 
     _supports_continuous: ClassVar[bool] = False
-    _supports_intervals: ClassVar[bool] = False
+    #: No native variance: AutoCate(require_intervals=True) leaves them out.
+    _native_intervals: ClassVar[bool] = False
+
+    def _interval_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        from estimators._intervals import fit_interval_forest, predict_interval_forest
+
+        cache = getattr(self, "_interval_cache", None)
+        if cache is None or cache[0] is not ctx:  # fitted lazily, once per fit
+            cache = (ctx, fit_interval_forest(ctx))
+            self._interval_cache = cache
+        return predict_interval_forest(cache[1], ctx, Xf)
 
     def __init__(
         self,
@@ -563,8 +581,10 @@ class TLearner(_MetaLearner):
     The per-arm LightGBM models are the nuisance models themselves (no extra fit); new rows are
     predicted by the average of the cross-fitting fold models. With confounders ``W`` the
     contrast (a function of X and W) is projected on X with one more LightGBM fit.
-    ``effect_interval`` raises: bootstrap intervals of meta-learners are not valid; use
-    ``ate_interval`` (doubly robust) or an estimator with intervals.
+    ``effect_interval``: a naive bootstrap of a meta-learner ignores the cross-fitted nuisances
+    and does not cover; the interval is instead that of an honest forest on the shared
+    doubly-robust pseudo-outcomes (see ``estimators._intervals``; fitted on the first call),
+    centred on that forest's estimate (which can differ from ``effect()``).
     {_META_DOC}
 
     Examples
@@ -583,10 +603,36 @@ class TLearner(_MetaLearner):
         mu = ctx.nuis.mu[rows]
         return mu[:, :, 1:] - mu[:, :, :1]
 
+    def _contrast_for(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        """Targets of the projection on X: contrasts that never saw the rows left out.
+
+        All rows: the out-of-fold contrasts. Rows missing exactly one cross-fitting fold ``k``
+        (AutoCate's scoring fits): the contrasts of fold ``k``'s outcome models (trained on
+        the other folds, in-sample here), so that the projection is a function of the other
+        folds' data only — the out-of-fold contrasts of these rows came from models that saw
+        fold ``k``, and a projection on them would lean the scoring loss towards the T-learner
+        (``tests/estimators/test_scoring_leak.py``).
+        """
+        folds = ctx.nuis.folds
+        missing = np.setdiff1d(np.unique(folds), np.unique(folds[rows]))
+        models = ctx.nuis.mu_models
+        if missing.size != 1 or models is None:
+            return self._contrast_oof(ctx, rows)
+        k = int(missing[0])
+        Zr = ctx.data.Z.iloc[rows]
+        flat = [(j, a) for j in range(len(models)) for a in range(ctx.k + 1)]
+        preds = run_tasks(
+            [functools.partial(models[j][a][k].predict, Zr) for j, a in flat], ctx.n_jobs
+        )
+        mu = np.empty((len(rows), len(models), ctx.k + 1))
+        for (j, a), pred in zip(flat, preds, strict=True):
+            mu[:, j, a] = np.asarray(pred, dtype=float)
+        return mu[:, :, 1:] - mu[:, :, :1]
+
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         if ctx.data.W is None:
             return None
-        c = self._contrast_oof(ctx, rows)
+        c = self._contrast_for(ctx, rows)
         return [
             [self._project(ctx, rows, c[:, j, a], 31 + a) for a in range(ctx.k)]
             for j in range(c.shape[1])
@@ -595,6 +641,8 @@ class TLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var:  # effect_interval: the doubly-robust forest's interval
+            return self._interval_predict(ctx, Xf)
         d_y = ctx.data.y.shape[1]
         tau = np.empty((len(Xf), d_y, ctx.k))
         if state is not None:
@@ -634,7 +682,7 @@ class SLearner(_MetaLearner):
 
     ``tau_a(x) = f(x, a) - f(x, control)``. Tree models may shrink small effects toward zero
     (regularisation bias); prefer it when effects are large relative to noise. With ``W`` the
-    contrast is projected on X. ``effect_interval`` raises (see :class:`TLearner`).
+    contrast is projected on X. ``effect_interval``: see :class:`TLearner`.
     {_META_DOC}
 
     Examples
@@ -691,6 +739,8 @@ class SLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var:  # effect_interval: the doubly-robust forest's interval
+            return self._interval_predict(ctx, Xf)
         models, proj = state
         if proj is None:
             return self._contrasts(models, Xf, ctx), None
@@ -707,8 +757,8 @@ class XLearner(_MetaLearner):
     For arm ``a``: imputed effects ``y - mu_0(z)`` on arm units and ``mu_a(z) - y`` on control
     units, each regressed on X with LightGBM (``tau_1``, ``tau_0``), blended as
     ``g(x) tau_0(x) + (1 - g(x)) tau_1(x)`` with ``g = e_a / (e_a + e_0)`` from the propensity
-    fold models (without ``W``) or the arm's share (with ``W``). ``effect_interval`` raises
-    (see :class:`TLearner`).
+    fold models (without ``W``) or the arm's share (with ``W``). ``effect_interval``: as
+    in :class:`TLearner`.
     {_META_DOC}
 
     Examples
@@ -748,6 +798,8 @@ class XLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var:  # effect_interval: the doubly-robust forest's interval
+            return self._interval_predict(ctx, Xf)
         tau = np.empty((len(Xf), len(state), ctx.k))
         use_e = ctx.data.W is None and bool(ctx.nuis.e_models)
         e_models = ctx.nuis.e_models if use_e and ctx.nuis.e_models else []
