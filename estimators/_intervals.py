@@ -171,10 +171,11 @@ def fit_interval_forest(ctx: Any) -> ForestIntervalState:
     for j in range(d.y.shape[1]):
         seed = ctx.seed + 71 + j
         args: tuple[np.ndarray, ...]
+        x_j = ctx.features("num", j, rows=np.arange(d.n))  # outcome j's out-of-fold encoding
         if d.discrete:
-            kind, args, leaf = "regression", (ctx.x_num, ctx.dr[:, j, :]), DR_MIN_LEAF
+            kind, args, leaf = "regression", (x_j, ctx.dr[:, j, :]), DR_MIN_LEAF
         else:
-            kind, args, leaf = "causal", (ctx.x_num, ctx.t_res, ctx.y_res[:, j]), CF_MIN_LEAF
+            kind, args, leaf = "causal", (x_j, ctx.t_res, ctx.y_res[:, j]), CF_MIN_LEAF
         if d.groups is not None:
             forest: Any = ClusterBagForest(
                 kind,
@@ -203,17 +204,18 @@ def predict_interval_forest(
     state: ForestIntervalState, ctx: Any, Xf: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """The forest's estimates and their variances, each (m, d_y, k)."""
-    x = ctx.enc_num.transform(Xf, len(Xf))
     k = ctx.k
-    r = np.empty((x.shape[0], len(state.forests), k))
+    m = len(Xf)
+    r = np.empty((m, len(state.forests), k))
     v = np.empty_like(r)
     for j, forest in enumerate(state.forests):
+        x = ctx.features("num", j, Xf=Xf)  # outcome j's own encoder
         point, var = forest.predict_and_var(x)
-        r[:, j, :] = np.asarray(point).reshape(x.shape[0], -1)[:, :k]
+        r[:, j, :] = np.asarray(point).reshape(m, -1)[:, :k]
         var = np.asarray(var)
         if var.ndim == 3:
             var = np.diagonal(var, axis1=1, axis2=2)
-        v[:, j, :] = var.reshape(x.shape[0], -1)[:, :k]
+        v[:, j, :] = var.reshape(m, -1)[:, :k]
     return r, v
 
 
