@@ -27,6 +27,7 @@ from estimators._aipw import (
 )
 from estimators._auto import AutoCate, causal_losses
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
+from estimators._evaluate import Evaluation, evaluate
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -56,4 +57,6 @@ __all__ = [
     "median_over_splits",
     "plr_ate",
     "wls_robust",
+    "Evaluation",
+    "evaluate",
 ]
