@@ -164,10 +164,11 @@ def gate_table(
             "pvalue",
         ],
     )
-    ok = np.isfinite(table["se"].to_numpy()) & (table["se"].to_numpy() > 0)
+    se_all = table["se"].to_numpy(dtype=float)
+    ok = np.isfinite(se_all) & (se_all > 0)
     idx = np.flatnonzero(ok)
     cov = np.zeros((idx.size, idx.size))
-    thetas = table["effect"].to_numpy()
+    thetas = table["effect"].to_numpy(dtype=float)
     if idx.size:
         masks = [segs[i][3] for i in idx]
         ns = np.array([m.sum() for m in masks], dtype=float)
