@@ -37,6 +37,7 @@ from estimators._learners import (
     XLearner,
 )
 from estimators._linear import wls_robust
+from estimators._policy import PolicyResult, policy_tree, target_top_share
 
 __all__ = [
     "ATEResult",
@@ -59,4 +60,7 @@ __all__ = [
     "wls_robust",
     "Evaluation",
     "evaluate",
+    "PolicyResult",
+    "policy_tree",
+    "target_top_share",
 ]
