@@ -38,6 +38,7 @@ from estimators._learners import (
 )
 from estimators._linear import wls_robust
 from estimators._policy import PolicyResult, policy_tree, target_top_share
+from estimators._tradeoff import Tradeoff, tradeoff
 
 __all__ = [
     "ATEResult",
@@ -63,4 +64,6 @@ __all__ = [
     "PolicyResult",
     "policy_tree",
     "target_top_share",
+    "Tradeoff",
+    "tradeoff",
 ]
