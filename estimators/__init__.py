@@ -26,6 +26,7 @@ from estimators._aipw import (
     plr_ate,
 )
 from estimators._auto import AutoCate, causal_losses
+from estimators._dose import DoseResponse, dose_response
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
 from estimators._evaluate import Evaluation, evaluate
 from estimators._learners import (
@@ -66,4 +67,6 @@ __all__ = [
     "target_top_share",
     "Tradeoff",
     "tradeoff",
+    "DoseResponse",
+    "dose_response",
 ]
