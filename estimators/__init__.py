@@ -28,7 +28,7 @@ from estimators._aipw import (
 from estimators._auto import AutoCate, causal_losses
 from estimators._dose import DoseResponse, dose_response
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
-from estimators._evaluate import Evaluation, evaluate
+from estimators._evaluate import Evaluation, evaluate, evaluate_scores
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -62,6 +62,7 @@ __all__ = [
     "wls_robust",
     "Evaluation",
     "evaluate",
+    "evaluate_scores",
     "PolicyResult",
     "policy_tree",
     "target_top_share",
