@@ -48,6 +48,9 @@ __all__ = [
 
 #: Default shares for the uplift curve and the top-share policy values.
 DEFAULT_SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
+#: Default repeated splits on the fitting rows, and the row count above which one split is used.
+AUTO_SPLITS = 3
+AUTO_SPLITS_MAX_ROWS = 50_000
 #: At most this many levels of one categorical modifier enter the CLAN table (most frequent).
 CLAN_MAX_LEVELS = 10
 
@@ -562,7 +565,7 @@ def evaluate(
     random_state: Any = 0,
     T1: Any = None,
     outcome: Any = None,
-    n_splits: int = 3,
+    n_splits: int | None = None,
     n_groups: int = 5,
     shares: Sequence[float] | None = None,
     cate: Any = None,
@@ -594,8 +597,11 @@ def evaluate(
     alpha : float
     random_state : int, Generator or None
     T1 : the arm (multi-arm treatments); outcome : the outcome name (several outcomes)
-    n_splits : int, default 3
-        Repeated fold splits for the out-of-fold CATE (1 = the nuisance folds only).
+    n_splits : int, optional
+        Repeated fold splits for the out-of-fold CATE (1 = the nuisance folds only). Default
+        :data:`AUTO_SPLITS` up to :data:`AUTO_SPLITS_MAX_ROWS` rows, else 1 (each split
+        refits the final stage once per fold; the tables themselves take about a second at
+        100k rows).
     n_groups : int, default 5
         CATE-quantile groups for GATES/CLAN.
     shares : sequence of float in (0, 1], optional
@@ -622,10 +628,10 @@ def evaluate(
     """
     check_params(
         "evaluate",
-        {"alpha": alpha, "n_splits": n_splits, "n_groups": n_groups},
+        {"alpha": alpha, "n_splits": n_splits, "n_groups": n_groups},  # None: automatic
         {
             "alpha": Real(0.0, 0.5, closed="neither"),
-            "n_splits": Integer(1, 50),
+            "n_splits": Integer(1, 50, allow_none=True),
             "n_groups": Integer(2, 20),
         },
     )
@@ -664,6 +670,8 @@ def evaluate(
     elif same:
         cv = int(np.unique(ctx.nuis.folds).size)
         strata = ctx.data.t_codes
+        if n_splits is None:
+            n_splits = AUTO_SPLITS if n <= AUTO_SPLITS_MAX_ROWS else 1
         for r in range(n_splits):
             folds = (
                 ctx.nuis.folds
