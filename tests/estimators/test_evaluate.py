@@ -373,3 +373,33 @@ def test_gate_band_coverage_end_to_end():
         total += len(g)
     assert covered / reps >= 0.95 - 2 * 0.022
     assert point / total >= 0.93
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: estimators.CausalForest(random_state=0),
+        lambda: estimators.DRLearner(random_state=0),
+        lambda: estimators.TLearner(random_state=0),
+        lambda: estimators.SLearner(random_state=0),
+        lambda: estimators.XLearner(random_state=0),
+        lambda: estimators.AutoCate(random_state=0, candidates=["LinearDML", "TLearner"]),
+    ],
+    ids=["CausalForest", "DRLearner", "TLearner", "SLearner", "XLearner", "AutoCate"],
+)
+def test_evaluate_runs_for_every_estimator(make):
+    sim = simulate(1500, 3)
+    est = make().fit(sim["Y"], sim["T"], X=sim["X"], W=sim["W"])
+    ev = estimators.evaluate(est, sim["Y"], sim["T"], segments=sim["X"]["topic"], n_splits=1)
+    assert ev.blp is not None and len(ev.gate) == 4
+    assert ev.gates.set_index("group").at["top - bottom", "effect"] > 0
+
+
+def test_evaluate_multi_arm_needs_and_uses_T1():
+    sim = simulate(2000, 4, arms=3)
+    est = estimators.LinearDML(random_state=0).fit(sim["Y"], sim["T"], X=sim["X"], W=sim["W"])
+    with pytest.raises(estimators.EstimatorInputError, match="T1"):
+        estimators.evaluate(est, sim["Y"], sim["T"])
+    ev1 = estimators.evaluate(est, sim["Y"], sim["T"], T1=1, n_splits=1)
+    ev2 = estimators.evaluate(est, sim["Y"], sim["T"], T1=2, n_splits=1)
+    assert ev1.treatment == "1 vs 0" and ev2.ate.effect < ev1.ate.effect  # arm 2: half the effect
