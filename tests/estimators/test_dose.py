@@ -68,3 +68,24 @@ def test_dose_response_pointwise_coverage():
     """20 datasets x 24 intervals: pointwise coverage near 95%."""
     cov = np.concatenate([_covered(100 + s, 4000)[0] for s in range(20)])
     assert cov.mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_dose_response_covers_the_content_simulator_curve():
+    """simulate_boost_dose (saturating curve, confounded intensity): pointwise intervals of
+    the saves curve cover the truth (4 datasets x 8 doses)."""
+    import causal
+
+    cols = ["quality_score", "age_days", "creator_followers", "text_overlay", "shoppable",
+            "prior_impressions", "category", "format"]  # fmt: skip
+    cov = []
+    for seed in range(4):
+        df = causal.simulate_boost_dose(n=10_000, seed=seed)
+        dr = estimators.dose_response(
+            df["saves"], df["dose"], X=df[cols], groups=df["creator_id"], random_state=0
+        )
+        c = dr.curve
+        truth = causal.true_dose_response(df, c["dose"].to_numpy(), reference=dr.reference)
+        t = truth["true_effect"].to_numpy()
+        cov.append(((c["effect_ci_lower"] <= t) & (t <= c["effect_ci_upper"])).to_numpy()[1:])
+    assert np.concatenate(cov).mean() >= 0.9
