@@ -74,14 +74,19 @@ def main() -> None:
         est, y_va, t_va, X=X_va, segments=va[["category"]], n_groups=4, n_splits=1
     )
     t_ours = time.perf_counter() - t0
-    print(f"ours, held out (nuisances cross-fitted on val + all tables): {t_ours:.1f} s  "
-          f"(load {os.getloadavg()[0]:.1f})")
+    print(
+        f"ours, held out (nuisances cross-fitted on val + all tables): {t_ours:.1f} s  "
+        f"(load {os.getloadavg()[0]:.1f})"
+    )
 
     t0 = time.perf_counter()
     ev_tr = estimators.evaluate(est, y_tr, t_tr, segments=tr[["category"]], n_groups=4, n_splits=1)
+    print(f"  (training rows: calibration slope {ev_tr.blp['effect'].iat[1]:.4f})")
     t_ours_tr = time.perf_counter() - t0
-    print(f"ours, training rows (reusing the fitted nuisances, 1 split): {t_ours_tr:.1f} s  "
-          f"(load {os.getloadavg()[0]:.1f})")
+    print(
+        f"ours, training rows (reusing the fitted nuisances, 1 split): {t_ours_tr:.1f} s  "
+        f"(load {os.getloadavg()[0]:.1f})"
+    )
 
     if args.no_drtester:
         print(ev.blp.to_string(), ev.rate.to_string(), sep="\n")
@@ -102,8 +107,10 @@ def main() -> None:
     res = tester.evaluate_all(xva, xtr, n_groups=4, n_bootstrap=1000)
     t_drt = time.perf_counter() - t0
     print(f"DRTester fit_nuisance + evaluate_all: {t_drt:.1f} s  (load {os.getloadavg()[0]:.1f})")
-    print(f"ratio ours(held out) / DRTester: {t_ours / t_drt:.2f}; "
-          f"ours(training rows) / DRTester: {t_ours_tr / t_drt:.2f}")
+    print(
+        f"ratio ours(held out) / DRTester: {t_ours / t_drt:.2f}; "
+        f"ours(training rows) / DRTester: {t_ours_tr / t_drt:.2f}"
+    )
 
     # ---------------------------------------------------------------- numbers side by side
     blp_ours = ev.blp.set_index("term").loc["heterogeneity"]
@@ -118,26 +125,36 @@ def main() -> None:
     print("\nQini curve at shares 0.25 / 0.5 (gain over random per unit)")
     print(f"  ours     {q.at[0.25, 'qini']:.4f} / {q.at[0.5, 'qini']:.4f}")
     qd = res.qini.curves[1].set_index("Percentage treated")["value"]
-    print(f"  DRTester {np.interp(25, qd.index[::-1], qd.to_numpy()[::-1]):.4f} / "
-          f"{np.interp(50, qd.index[::-1], qd.to_numpy()[::-1]):.4f}")
+    print(
+        f"  DRTester {np.interp(25, qd.index[::-1], qd.to_numpy()[::-1]):.4f} / "
+        f"{np.interp(50, qd.index[::-1], qd.to_numpy()[::-1]):.4f}"
+    )
     r = ev.rate.set_index("metric")
     print("\nAreas (ours: exact rank integral over (0, 1]; DRTester: 5-95th percentile grid)")
-    print(f"  QINI  ours {r.at['QINI', 'effect']:.4f} (se {r.at['QINI', 'se']:.4f})   "
-          f"DRTester {res.qini.params[0]:.4f} (se {res.qini.errs[0]:.4f})")
-    print(f"  AUTOC ours {r.at['AUTOC', 'effect']:.4f} (se {r.at['AUTOC', 'se']:.4f})   "
-          f"DRTester {res.toc.params[0]:.4f} (se {res.toc.errs[0]:.4f})")
+    print(
+        f"  QINI  ours {r.at['QINI', 'effect']:.4f} (se {r.at['QINI', 'se']:.4f})   "
+        f"DRTester {res.qini.params[0]:.4f} (se {res.qini.errs[0]:.4f})"
+    )
+    print(
+        f"  AUTOC ours {r.at['AUTOC', 'effect']:.4f} (se {r.at['AUTOC', 'se']:.4f})   "
+        f"DRTester {res.toc.params[0]:.4f} (se {res.toc.errs[0]:.4f})"
+    )
     print(f"\nATE on val: ours {ev.ate.effect:.4f}, DRTester {float(tester.ate_val[0]):.4f}")
 
     # ours on DRTester's scores and predictions: what remains is the formula
     s, tau = tester.dr_val_[:, 0], tester.cate_preds_val_[:, 0]
     b = blp_test(s, tau, groups=None, alpha=0.05)["heterogeneity"]
     print("\nours on DRTester's DR scores and predictions")
-    print(f"  BLP slope {b.effect:.4f} (se {b.se:.4f}) vs DRTester {res.blp.params[0]:.4f} "
-          f"(se {res.blp.errs[0]:.4f})")
+    print(
+        f"  BLP slope {b.effect:.4f} (se {b.se:.4f}) vs DRTester {res.blp.params[0]:.4f} "
+        f"(se {res.blp.errs[0]:.4f})"
+    )
     order = descending_order(tau, np.random.default_rng(0))
     cur = uplift_curve(s, order, [0.5], groups=None, alpha=0.05)
-    print(f"  Qini at 0.5 {cur['qini'].iat[0]:.4f} vs DRTester "
-          f"{np.interp(50, qd.index[::-1], qd.to_numpy()[::-1]):.4f}")
+    print(
+        f"  Qini at 0.5 {cur['qini'].iat[0]:.4f} vs DRTester "
+        f"{np.interp(50, qd.index[::-1], qd.to_numpy()[::-1]):.4f}"
+    )
     rt = rate_table(s, order, tau, groups=None, alpha=0.05).set_index("metric")
     print(f"  AUTOC {rt.at['AUTOC', 'effect']:.4f}  QINI {rt.at['QINI', 'effect']:.4f}")
     print(f"load average after {os.getloadavg()}")
