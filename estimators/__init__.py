@@ -29,12 +29,14 @@ from estimators._aipw import (
     plr_ate,
 )
 from estimators._auto import AutoCate, causal_losses
+from estimators._dose import DoseResponse, dose_response
 from estimators._errors import (
     EstimatorInputError,
     HighCardinalityWarning,
     NotFittedError,
     OverlapWarning,
 )
+from estimators._evaluate import Evaluation, evaluate, evaluate_scores
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -44,6 +46,8 @@ from estimators._learners import (
     XLearner,
 )
 from estimators._linear import wls_robust
+from estimators._policy import PolicyResult, policy_tree, target_top_share
+from estimators._tradeoff import Tradeoff, tradeoff
 
 __all__ = [
     "ATEResult",
@@ -68,4 +72,14 @@ __all__ = [
     "crump_threshold",
     "overlap_weighted_effect",
     "HighCardinalityWarning",
+    "Evaluation",
+    "evaluate",
+    "evaluate_scores",
+    "PolicyResult",
+    "policy_tree",
+    "target_top_share",
+    "Tradeoff",
+    "tradeoff",
+    "DoseResponse",
+    "dose_response",
 ]
