@@ -165,11 +165,7 @@ def _dowhy_identify(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("dowhy").setLevel(logging.ERROR)
-        from dowhy.causal_identifier import (
-            BackdoorAdjustment,
-            EstimandType,
-            identify_effect_auto,
-        )
+        BackdoorAdjustment, EstimandType, identify_effect_auto = _dowhy_identifier()
 
         methods = {
             "efficient": BackdoorAdjustment.BACKDOOR_DEFAULT,
@@ -186,6 +182,28 @@ def _dowhy_identify(
         )
     oset = _o_set(graph, treatment, outcome) if adjustment == "efficient" else None
     return est, oset
+
+
+def _dowhy_identifier() -> tuple[Any, Any, Any]:
+    """DoWhy's identifier, imported without its side effect on the user's session.
+
+    ``import dowhy`` runs ``sympy.init_printing()`` (in ``dowhy.causal_model``), which replaces
+    ``sys.displayhook`` — in a REPL or notebook every tuple and list then prints without
+    quotes, as maths. It is switched off for the import.
+    """
+    import sympy
+
+    real = sympy.init_printing
+    sympy.init_printing = lambda *args, **kwargs: None
+    try:
+        from dowhy.causal_identifier import (
+            BackdoorAdjustment,
+            EstimandType,
+            identify_effect_auto,
+        )
+    finally:
+        sympy.init_printing = real
+    return BackdoorAdjustment, EstimandType, identify_effect_auto
 
 
 def _o_set(graph: CausalGraph, treatment: str, outcome: str) -> tuple[str, ...] | None:

@@ -92,3 +92,17 @@ def test_identify_validates_against_data():
         identify(g, "t", "y", data=pd.DataFrame(columns=["quality", "t", "y"]))
     with pytest.raises(ConfigError, match="adjustment must be"):
         identify(g, "t", "y", adjustment="smallest")
+
+
+def test_dowhy_import_leaves_the_display_alone():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; hook = sys.displayhook\n"
+        "from causal.graph import CausalGraph, identify\n"
+        "identify(CausalGraph.from_edges(['q -> t', 'q -> y', 't -> y']), 't', 'y')\n"
+        "print(sys.displayhook is hook)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
