@@ -59,8 +59,11 @@ REFUTERS: tuple[str, ...] = (
     "dummy_outcome",
 )
 #: random common cause passes when adding the noise column moves the estimate by at most this
-#: many (original) standard errors.
-RANDOM_CAUSE_MAX_SHIFT_SE = 0.5
+#: many (original) standard errors: less than the estimate's own sampling uncertainty. The
+#: refit also redraws LightGBM's column subsampling, so some movement is algorithmic noise
+#: (measured: 0.00 SE on a 4,000-pin boost estimate); a real fragility shows as several SE (3.1 SE for a continuous treatment whose
+#: E[T|Z] overfits the noise column, tests/graph/test_robustness.py).
+RANDOM_CAUSE_MAX_SHIFT_SE = 1.0
 #: bootstrap passes when its SE is within this factor of the influence-function SE (the
 #: sampling error of a 100-resample SE is about 7%, so a correct SE fails with < 1e-3 chance).
 BOOTSTRAP_SE_RATIO = 1.3
