@@ -35,9 +35,9 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import causal  # noqa: E402
-import estimators  # noqa: E402
-from causal.graph import (  # noqa: E402
+import causal
+import estimators
+from causal.graph import (
     attribution,
     default_content_graph,
     identify,
@@ -77,12 +77,20 @@ def part_speed(rows: int, dowhy_sims: int, estimator: str) -> None:
     t0 = time.perf_counter()
     rob = robustness(est, n_simulations=100, progress=True, seed=0)
     ours_s = time.perf_counter() - t0
-    print(f"OURS full suite: {ours_s:.1f} s  ({load()}); truth ATE {df.attrs['true_ate']['saves']:.4f}")
+    print(
+        f"OURS full suite: {ours_s:.1f} s  ({load()}); truth ATE {df.attrs['true_ate']['saves']:.4f}"
+    )
     for r in rob.refutations:
-        print(f"  ours {r.name:20s} {'pass' if r.passed else 'FAIL'} {r.seconds:7.1f} s  {r.detail}")
+        print(
+            f"  ours {r.name:20s} {'pass' if r.passed else 'FAIL'} {r.seconds:7.1f} s  {r.detail}"
+        )
     print(f"  sensitivity: {rob.sensitivity.reading}")
-    print(f"  overlap: outside [0.05, 0.95] {rob.overlap.share_outside:.1%}; {rob.overlap.estimand_note}")
-    print(f"  balance: flagged before {rob.balance.n_flagged_before}, after {rob.balance.n_flagged_after}")
+    print(
+        f"  overlap: outside [0.05, 0.95] {rob.overlap.share_outside:.1%}; {rob.overlap.estimand_note}"
+    )
+    print(
+        f"  balance: flagged before {rob.balance.n_flagged_before}, after {rob.balance.n_flagged_after}"
+    )
 
     # ---- DoWhy's own refuters around its linear-regression estimate (same data, same set)
     logging.getLogger("dowhy").setLevel(logging.ERROR)
@@ -94,18 +102,35 @@ def part_speed(rows: int, dowhy_sims: int, estimator: str) -> None:
     data = df[["boosted", "saves", *W]].copy()
     for c in data.columns:
         if isinstance(data[c].dtype, pd.CategoricalDtype):
-            data = pd.concat([data.drop(columns=c), pd.get_dummies(data[c], prefix=c, drop_first=True, dtype=float)], axis=1)
+            data = pd.concat(
+                [
+                    data.drop(columns=c),
+                    pd.get_dummies(data[c], prefix=c, drop_first=True, dtype=float),
+                ],
+                axis=1,
+            )
     covs = [c for c in data.columns if c not in ("boosted", "saves")]
     model = CausalModel(data=data, treatment="boosted", outcome="saves", common_causes=covs)
     t0 = time.perf_counter()
     estimand = model.identify_effect(proceed_when_unidentifiable=True)
     est_dw = model.estimate_effect(estimand, method_name="backdoor.linear_regression")
     dw_fit = time.perf_counter() - t0
-    print(f"DOWHY linear regression estimate {est_dw.value:.4f} ({dw_fit:.1f} s)  ({load()})", flush=True)
+    print(
+        f"DOWHY linear regression estimate {est_dw.value:.4f} ({dw_fit:.1f} s)  ({load()})",
+        flush=True,
+    )
     refuters = [
-        ("placebo_treatment", "placebo_treatment_refuter", {"placebo_type": "permute", "num_simulations": dowhy_sims}),
+        (
+            "placebo_treatment",
+            "placebo_treatment_refuter",
+            {"placebo_type": "permute", "num_simulations": dowhy_sims},
+        ),
         ("random_common_cause", "random_common_cause", {"num_simulations": dowhy_sims}),
-        ("data_subset", "data_subset_refuter", {"subset_fraction": 0.8, "num_simulations": dowhy_sims}),
+        (
+            "data_subset",
+            "data_subset_refuter",
+            {"subset_fraction": 0.8, "num_simulations": dowhy_sims},
+        ),
         ("bootstrap", "bootstrap_refuter", {"num_simulations": dowhy_sims}),
         ("dummy_outcome", "dummy_outcome_refuter", {"num_simulations": dowhy_sims}),
     ]
@@ -123,10 +148,17 @@ def part_speed(rows: int, dowhy_sims: int, estimator: str) -> None:
         else:
             # the estimate should sit inside the refuted distribution (DoWhy's p-value test)
             ok = not (res.refutation_result or {}).get("is_statistically_significant", False)
-        print(f"  dowhy {name:20s} {'pass' if ok else 'FAIL'} {sec:7.1f} s  new effect {float(res.new_effect):.4f}, p {float(p):.3f}", flush=True)
+        print(
+            f"  dowhy {name:20s} {'pass' if ok else 'FAIL'} {sec:7.1f} s  new effect {float(res.new_effect):.4f}, p {float(p):.3f}",
+            flush=True,
+        )
     refit = rob.timings.get("refit", float("nan"))
-    print(f"DOWHY five refuters ({dowhy_sims} simulations each) around linear regression: {total:.1f} s")
-    print(f"OURS full suite around {est_cls.__name__} (nuisances reused, one refit): {ours_s:.1f} s")
+    print(
+        f"DOWHY five refuters ({dowhy_sims} simulations each) around linear regression: {total:.1f} s"
+    )
+    print(
+        f"OURS full suite around {est_cls.__name__} (nuisances reused, one refit): {ours_s:.1f} s"
+    )
     print(
         f"PROJECTED DoWhy refuting our estimate: 4 refuters x 100 simulations x one nuisance fit "
         f"({refit:.1f} s here, the refit inside our suite) = {400 * refit / 3600:.1f} h; ratio "
@@ -144,13 +176,20 @@ def part_ihdp(reps: int) -> None:
         rep = load_ihdp(r)
         X = rep.x
         g = causal.graph.CausalGraph.from_edges(
-            [(c, "treatment") for c in X.columns] + [(c, "y") for c in X.columns] + [("treatment", "y")]
+            [(c, "treatment") for c in X.columns]
+            + [(c, "y") for c in X.columns]
+            + [("treatment", "y")]
         )
         ident = identify(g, "treatment", "y")
         est = estimators.LinearDML(random_state=r, n_jobs=1).fit(
             rep.y, rep.t.astype(int), W=X[list(ident.adjustment_set)]
         )
-        rob = robustness(est, refuters=("placebo_treatment", "data_subset", "bootstrap"), n_simulations=50, seed=r)
+        rob = robustness(
+            est,
+            refuters=("placebo_treatment", "data_subset", "bootstrap"),
+            n_simulations=50,
+            seed=r,
+        )
         sate = float(np.mean(rep.mu1 - rep.mu0))
         cover.append(rob.effect_ci_lower <= sate <= rob.effect_ci_upper)
         errors.append(abs(rob.estimate - sate))
