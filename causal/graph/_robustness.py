@@ -484,6 +484,7 @@ def robustness(
     trim: bool = True,
     seed: Any = 0,
     progress: bool | Callable[[str], None] = False,
+    treatment: str | None = None,
 ) -> Robustness:
     """The full robustness suite for one effect of a fitted ``estimators`` model.
 
@@ -511,6 +512,8 @@ def robustness(
     seed : int or Generator
     progress : bool or callable
         Print one line per step to stderr (or pass a function taking the message).
+    treatment : str, optional
+        The treatment's name, for labels (default: ``"<arm> vs <control>"`` or ``"T"``).
 
     Returns
     -------
@@ -594,7 +597,8 @@ def robustness(
     seconds = time.perf_counter() - t0
     say(f"[robustness] done in {seconds:.1f} s")
     return Robustness(
-        treatment=str(sc.arm_label) if sc.discrete else sc.treatment,
+        treatment=treatment
+        or (f"{sc.arm_label} vs {sc.control_label}" if sc.discrete else sc.treatment),
         outcome=sc.outcome,
         estimate=float(base.effect),
         se=float(base.se),

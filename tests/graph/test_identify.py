@@ -106,3 +106,23 @@ def test_dowhy_import_leaves_the_display_alone():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_adjustment_columns_partition_and_checks():
+    from causal import GraphError
+    from causal.graph import adjustment_columns
+
+    g = default_content_graph("boosted", ["saves"])
+    X, W = adjustment_columns(g, "boosted", "saves", ["quality_score", "format"])
+    assert X == ["quality_score", "format"]
+    assert set(W) | set(X) == set(identify(g, "boosted", "saves").adjustment_set)
+    assert not set(W) & set(X)
+    # a mediator as modifier adjusts part of the effect away
+    with pytest.raises(GraphError, match="modifier 'prior_impressions' is caused by the treatment"):
+        adjustment_columns(g, "quality_score", "saves", ["prior_impressions"])
+    # a collider as modifier opens a path (M-bias, with b unobserved so it cannot block it)
+    m = CausalGraph.from_edges(["a -> t", "a -> m", "b -> m", "b -> y", "t -> y"], latent=["b"])
+    with pytest.raises(GraphError, match=r"opens the path t <- a -> m <- b -> y"):
+        adjustment_columns(m, "t", "y", ["m"])
+    with pytest.raises(GraphError, match="not a node"):
+        adjustment_columns(m, "t", "y", ["zz"])
