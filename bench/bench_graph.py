@@ -200,6 +200,11 @@ def part_ihdp(reps: int) -> None:
         t_sate = float(np.mean((rep.mu1 - rep.mu0)[keep]))
         trimmed_cover.append(ov.trimmed_ci_lower <= t_sate <= ov.trimmed_ci_upper)
         passes.append(rob.passed)
+        print(
+            f"  rep {r}: SATE {sate:.3f}, estimate {rob.estimate:.3f} [{rob.effect_ci_lower:.3f}, "
+            f"{rob.effect_ci_upper:.3f}]; coverage so far {np.mean(cover):.3f} ({sum(cover)}/{r})",
+            flush=True,
+        )
     print(
         f"IHDP {reps} reps: 95% interval covers the true SATE in {np.mean(cover):.1%} "
         f"({sum(cover)}/{reps}); mean |ATE error| {np.mean(errors):.3f}; trimmed interval covers the "

@@ -79,7 +79,8 @@ def attribution(
     data : DataFrame
     attributes : sequence of str
         Columns taken in turn as the treatment. Binary (0/1): effect of 1 vs 0. Categorical:
-        each level vs a reference (``references[attr]``, default the most frequent level).
+        each level vs a reference (``references[attr]``; default the first category of a
+        pandas Categorical, else the most frequent level).
         Continuous: the partially linear effect per unit (``effect``) and per standard
         deviation of the attribute (``effect_per_sd``).
     outcomes : sequence of str
@@ -176,13 +177,13 @@ def attribution(
         T = data[attr]
         reference = None
         if kind == "categorical":
-            levels = (
-                list(pd.Series(T).astype("category").cat.categories)
-                if not isinstance(T.dtype, pd.CategoricalDtype)
-                else list(T.cat.categories)
-            )
+            cat = T if isinstance(T.dtype, pd.CategoricalDtype) else T.astype("category")
+            levels = list(cat.cat.categories)
             counts = T.value_counts()
-            reference = references.get(attr, counts.index[0])
+            # default reference: the first declared category of a pandas Categorical (stable
+            # across samples), else the most frequent level
+            default = levels[0] if isinstance(T.dtype, pd.CategoricalDtype) else counts.index[0]
+            reference = references.get(attr, default)
             if reference not in levels:
                 raise ConfigError(
                     f"The reference level {reference!r} of '{attr}' is not one of its levels {levels}."
