@@ -89,3 +89,15 @@ class OptionalDependencyError(CausalError, ImportError):
 
 class LowFidelityError(CausalError, ValueError):
     """A surrogate reproduces the model it stands for too poorly to explain it (says the R²)."""
+
+
+# --- causal.graph ---------------------------------------------------------------------------
+__all__ += ["GraphError", "NotIdentifiableError"]
+
+
+class GraphError(CausalError, ValueError):
+    """A causal graph is malformed (a cycle, bad DOT text, a node not in the data)."""
+
+
+class NotIdentifiableError(GraphError):
+    """The graph does not identify the requested effect (names the open back-door path)."""
