@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "true_ate": "causal.data",
     "readout": "causal.experiments",
     "Readout": "causal.experiments",
+    "what_works": "causal.workflows",
+    "WhatWorks": "causal.workflows",
 }
 
 __all__ = [*_error_names, *_LAZY, "__version__"]

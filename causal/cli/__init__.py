@@ -39,6 +39,7 @@ def _register() -> None:
         _demo,  # noqa: F401
         _readout,  # noqa: F401
         _simulate,  # noqa: F401
+        _whatworks,  # noqa: F401
     )
 
 

@@ -1,0 +1,472 @@
+"""The what-works report: a :class:`~causal.workflows.WhatWorks` result as one HTML page.
+
+Presentation only: every number is read from the result. A section appears only when its
+results exist; otherwise the methods appendix says why it is absent. All user text (column
+names, category labels) is escaped; plots are inline SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from causal.experiments._format import format_value
+from causal.report._page import Section, render_page, svg_figure, write_page
+
+__all__ = [
+    "findings",
+    "render_whatworks_page",
+    "whatworks_fragment",
+    "whatworks_sections",
+    "write_whatworks_page",
+]
+
+_BLUE, _GREY, _RED, _GREEN = "#1f6fb4", "#8a8f96", "#b8322a", "#2e7d32"
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def _num(x: float, digits: int = 3, sign: bool = True) -> str:
+    """A number with ``digits`` significant digits (sign shown when ``sign``)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    if x == 0:
+        return "0"
+    mag = abs(x)
+    if mag >= 10 ** (digits + 2) or mag < 1e-4:
+        text = f"{x:+.{digits - 1}e}" if sign else f"{x:.{digits - 1}e}"
+    else:
+        decimals = max(0, digits - 1 - int(math.floor(math.log10(mag))))
+        text = f"{x:+,.{decimals}f}" if sign else f"{x:,.{decimals}f}"
+    return text.replace("-", "−")
+
+
+def _pvalue(p: float) -> str:
+    return "p < 0.0001" if p < 1e-4 else f"p = {format_value('pvalue', p)}"
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _level(alpha: float) -> str:
+    return f"{round(100 * (1 - alpha))}%"
+
+
+def _unit_phrase(o: Any, ww: Any) -> str:
+    t = ww.design.treatment
+    if ww.treatment_kind == "continuous":
+        return f"per unit of {t}"
+    return f"per item (items with {t} = 1 vs 0)"
+
+
+# ----------------------------------------------------------------------------- findings
+
+
+def findings(ww: Any) -> list[str]:
+    """Key findings in plain language, numbers first (one string each, unescaped)."""
+    alpha = float(ww.methods.get("alpha", 0.05))
+    lvl = _level(alpha)
+    out: list[str] = []
+    for o in ww.outcomes:
+        scale = 100.0 if o.outcome_kind == "binary" else 1.0
+        unit = " percentage points" if o.outcome_kind == "binary" else ""
+        eff = f"{_num(o.effect * scale)}{unit}"
+        ci = f"{lvl} CI {_num(o.effect_ci_lower * scale)} to {_num(o.effect_ci_upper * scale)}"
+        sig = o.effect_ci_lower > 0 or o.effect_ci_upper < 0
+        verb = "raises" if o.effect > 0 else "lowers"
+        rel = ""
+        if sig and math.isfinite(o.control_mean) and o.control_mean > 0:
+            rel = (
+                f", {_num(100 * o.effect / o.control_mean, 2)}% of the untreated mean "
+                f"({_num(o.control_mean * scale, 3, sign=False)})"
+            )
+        what = (
+            f"the treatment {verb} {o.outcome}{rel}"
+            if sig
+            else f"no clear effect on {o.outcome} (the interval includes zero)"
+        )
+        line = f"{o.outcome}: {eff} {_unit_phrase(o, ww)} ({ci}; {_pvalue(o.pvalue)}) — {what}."
+        if o.true_effect is not None:
+            line += (
+                f" Simulated data: the true effect is {_num(o.true_effect * scale)}; the "
+                f"interval {'covers' if o.covers_truth else 'MISSES'} it."
+            )
+        out.append(line)
+        if math.isfinite(o.share_positive) and ww.design.modifiers:
+            q = o.cate_quantiles
+            out.append(
+                f"{o.outcome}, item by item: the effect is clearly positive for "
+                f"{100 * o.share_positive:.0f}% of items and clearly negative for "
+                f"{100 * o.share_negative:.0f}%; the middle half lie between "
+                f"{_num(q['p25'] * scale)} and {_num(q['p75'] * scale)}{unit}."
+            )
+        seg = o.segments
+        if len(seg) >= 2:
+            best = seg.loc[seg["effect"].idxmax()]
+            worst = seg.loc[seg["effect"].idxmin()]
+            out.append(
+                f"{o.outcome} by segment: largest for {best['segment']} = {best['value']} "
+                f"({_num(best['effect'] * scale)}), smallest for {worst['segment']} = "
+                f"{worst['value']} ({_num(worst['effect'] * scale)})."
+            )
+        if len(o.drivers):
+            top = ", ".join(str(f) for f in o.drivers["feature"].head(3))
+            out.append(f"{o.outcome}: the effect varies most with {top}.")
+        if len(o.refutations):
+            passed = int(o.refutations["passed"].sum())
+            out.append(
+                f"{o.outcome}: {passed} of {len(o.refutations)} robustness checks passed"
+                + ("." if passed == len(o.refutations) else " — read the estimate with care.")
+            )
+    if len(ww.attribution):
+        sig = ww.attribution[ww.attribution["pvalue_adjusted"] < alpha]
+        out.append(
+            f"Attribution: {len(sig)} of {len(ww.attribution)} attribute–outcome effects are "
+            f"significant after false-discovery-rate control at {alpha:g}."
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ate_forest(ww: Any) -> str:
+    """One small panel per outcome (own scale): the average effect, its interval, the truth."""
+    plt = _plt()
+    k = len(ww.outcomes)
+    fig, axes = plt.subplots(k, 1, figsize=(7.5, 0.9 * k + 0.6), squeeze=False)
+    for ax, o in zip(axes[:, 0], ww.outcomes, strict=True):
+        sig = o.effect_ci_lower > 0 or o.effect_ci_upper < 0
+        color = _BLUE if sig else _GREY
+        ax.plot([o.effect_ci_lower, o.effect_ci_upper], [0, 0], color=color, lw=3)
+        ax.plot([o.effect], [0], "o", color=color, ms=8)
+        if o.true_effect is not None:
+            ax.plot([o.true_effect], [0], "x", color=_RED, ms=9, mew=2)
+        ax.axvline(0, color="#444", lw=1, ls="--")
+        ax.set_yticks([0], [o.outcome])
+        ax.set_ylim(-0.6, 0.6)
+        lo = min(o.effect_ci_lower, 0.0, o.true_effect if o.true_effect is not None else 0.0)
+        hi = max(o.effect_ci_upper, 0.0, o.true_effect if o.true_effect is not None else 0.0)
+        pad = 0.08 * (hi - lo or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    truth = (
+        " Red ×: the simulator's true effect."
+        if any(o.true_effect is not None for o in ww.outcomes)
+        else ""
+    )
+    return svg_figure(
+        fig,
+        f"Average effect per outcome with its {_level(ww.methods.get('alpha', 0.05))} interval "
+        f"(each outcome on its own scale); blue: the interval excludes zero.{truth}",
+    )
+
+
+def _cate_histograms(ww: Any) -> str:
+    plt = _plt()
+    k = len(ww.outcomes)
+    ncols = min(k, 2)
+    nrows = -(-k // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.6 * nrows), squeeze=False)
+    for ax in axes.flat[k:]:
+        ax.set_visible(False)
+    for ax, o in zip(axes.flat, ww.outcomes, strict=False):
+        cate = ww.effects[f"cate_{o.outcome}"].to_numpy(dtype=float)
+        lo, hi = np.quantile(cate, [0.005, 0.995])
+        ax.hist(np.clip(cate, lo, hi), bins=40, color="#9cbfe0", edgecolor="white")
+        ax.axvline(o.effect, color=_BLUE, lw=2, label="average")
+        ax.axvline(0, color="#444", lw=1, ls="--")
+        ax.set_title(o.outcome, fontsize=10)
+        ax.set_yticks([])
+    fig.tight_layout()
+    return svg_figure(
+        fig,
+        "Distribution of the per-item effect (CATE) per outcome; solid line: the average "
+        "effect, dashed: zero. The tails (0.5% each side) are clipped for display.",
+    )
+
+
+def _segment_forest(o: Any, alpha: float) -> str:
+    plt = _plt()
+    seg = o.segments
+    labels = [f"{s} = {v}" for s, v in zip(seg["segment"], seg["value"], strict=True)]
+    fig, ax = plt.subplots(figsize=(7.5, 0.38 * len(seg) + 1.0))
+    ys = np.arange(len(seg))[::-1]
+    has_band = "band_lower" in seg.columns
+    for y, (_, r) in zip(ys, seg.iterrows(), strict=True):
+        lo, hi = (
+            (r["band_lower"], r["band_upper"])
+            if has_band
+            else (r["effect_ci_lower"], r["effect_ci_upper"])
+        )
+        color = _BLUE if (lo > 0 or hi < 0) else _GREY
+        if has_band:
+            ax.plot([r["band_lower"], r["band_upper"]], [y, y], color=color, lw=1, alpha=0.6)
+        ax.plot([r["effect_ci_lower"], r["effect_ci_upper"]], [y, y], color=color, lw=3)
+        ax.plot([r["effect"]], [y], "o", color=color)
+        if "true_effect" in seg.columns and pd.notna(r["true_effect"]):
+            ax.plot([r["true_effect"]], [y], "x", color=_RED, ms=7, mew=2)
+    ax.axvline(o.effect, color=_BLUE, lw=1, ls=":")
+    ax.axvline(0, color="#444", lw=1, ls="--")
+    ax.set_yticks(ys, labels)
+    ax.set_xlabel(f"effect on {o.outcome}")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    band = (
+        " Thin line: the simultaneous band over all segments (read all rows together)."
+        if has_band
+        else ""
+    )
+    return svg_figure(
+        fig,
+        f"Segment effects on {o.outcome}: thick line the pointwise {_level(alpha)} interval."
+        f"{band} Dotted: the overall average; blue: excludes zero.",
+    )
+
+
+def _bars(df: pd.DataFrame, value: str, label: str, title: str) -> Any:
+    plt = _plt()
+    top = df.head(12).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(5.0, 0.32 * len(top) + 0.9))
+    xerr = None
+    if {"importance_ci_lower", "importance_ci_upper"} <= set(top.columns):
+        xerr = np.vstack(
+            [
+                (top[value] - top["importance_ci_lower"]).clip(lower=0),
+                (top["importance_ci_upper"] - top[value]).clip(lower=0),
+            ]
+        )
+    ax.barh(top[label].astype(str), top[value], xerr=xerr, color="#9cbfe0", ecolor="#444")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """An escaped HTML table; numbers formatted by field name (one formatting module)."""
+    cols = list(columns) if columns is not None else list(df.columns)
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    rows = []
+    for rec in df[cols].to_dict(orient="records"):
+        cells = []
+        for c in cols:
+            v = rec[c]
+            if isinstance(v, float | np.floating) and c not in ("pvalue", "pvalue_adjusted"):
+                text = _num(float(v), 4, sign=False) if math.isfinite(v) else "—"
+            elif isinstance(v, np.integer):
+                text = f"{int(v):,}"
+            elif isinstance(v, bool | np.bool_):
+                text = (
+                    "pass"
+                    if bool(v) and c == "passed"
+                    else ("FAIL" if c == "passed" else ("yes" if v else "no"))
+                )
+            else:
+                text = format_value(c, v if not isinstance(v, np.floating) else float(v))
+            cls = ""
+            if c == "passed":
+                cls = ' class="pass"' if bool(v) else ' class="fail"'
+            cells.append(f"<td{cls}>{_e(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _ate_table(ww: Any) -> str:
+    df = ww.to_pandas()
+    if "true_effect" in df.columns:
+        df["covers truth"] = [o.covers_truth for o in ww.outcomes]
+    return _table(df)
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _findings_html(ww: Any) -> str:
+    items = "".join(f"<li>{_e(f)}</li>" for f in findings(ww))
+    return f'<ul class="findings">{items}</ul>'
+
+
+def whatworks_sections(ww: Any) -> list[Section]:
+    """The sections of the what-works page, in reading order; absent results, no section."""
+    alpha = float(ww.methods.get("alpha", 0.05))
+    sections = [Section("Key findings", _findings_html(ww))]
+    sections.append(Section("Effect per outcome", _ate_forest(ww) + _ate_table(ww)))
+    if ww.design.modifiers:
+        sections.append(Section("For whom: the effect item by item", _cate_histograms(ww)))
+    seg_parts = [
+        f"<h3>{_e(o.outcome)}</h3>{_segment_forest(o, alpha)}"
+        for o in ww.outcomes
+        if len(o.segments)
+    ]
+    if seg_parts:
+        sections.append(Section("Segment effects", "".join(seg_parts)))
+    drv_parts = []
+    for o in ww.outcomes:
+        if not len(o.drivers):
+            continue
+        figs = [_bars(o.drivers, "importance", "feature", f"drives the effect on {o.outcome}")]
+        pred = o.extras.get("predictive_importance")
+        if isinstance(pred, pd.DataFrame) and len(pred):
+            figs.append(_bars(pred, "importance", "feature", f"predicts {o.outcome}"))
+        drv_parts.append(
+            f"<h3>{_e(o.outcome)}</h3><div class='row'>"
+            + "".join(svg_figure(f) for f in figs)
+            + "</div>"
+        )
+    if drv_parts:
+        sections.append(
+            Section(
+                "Drivers of the effect, beside what predicts the outcome",
+                "<p>Left: which attributes make the effect larger or smaller (SHAP of the "
+                "effect model). Right: which attributes predict the outcome itself. A strong "
+                "predictor of saves need not change what a boost does.</p>" + "".join(drv_parts),
+            )
+        )
+    rob_parts = []
+    for o in ww.outcomes:
+        bits = []
+        if len(o.refutations):
+            bits.append(_table(o.refutations, ["name", "passed", "detail"]))
+        if o.sensitivity:
+            bits.append(
+                "<p>Sensitivity: "
+                + _e(
+                    ", ".join(
+                        f"{k} = {_num(v, 3, sign=False) if isinstance(v, float) else v}"
+                        for k, v in o.sensitivity.items()
+                    )
+                )
+                + "</p>"
+            )
+        if o.overlap:
+            bits.append(
+                "<p>Overlap: "
+                + _e(
+                    ", ".join(
+                        f"{k} = {_num(v, 3, sign=False) if isinstance(v, float) else v}"
+                        for k, v in o.overlap.items()
+                    )
+                )
+                + "</p>"
+            )
+        if bits:
+            rob_parts.append(f"<h3>{_e(o.outcome)}</h3>" + "".join(bits))
+    if rob_parts:
+        sections.append(Section("Robustness, sensitivity and overlap", "".join(rob_parts)))
+    if len(ww.attribution):
+        sections.append(Section("Which attributes cause engagement", _table(ww.attribution)))
+    if ww.graph.get("svg"):
+        text = ww.graph.get("identification", "")
+        sections.append(
+            Section(
+                "The causal graph",
+                f"<figure>{ww.graph['svg']}</figure>" + (f"<p>{_e(text)}</p>" if text else ""),
+            )
+        )
+    sections.append(Section("Methods", _methods(ww)))
+    return sections
+
+
+def _methods(ww: Any) -> str:
+    m = ww.methods
+    d = ww.design
+    roles = [
+        ("unit", d.unit),
+        ("treatment", f"{d.treatment} ({ww.treatment_kind})"),
+        ("outcomes", ", ".join(d.outcomes)),
+        ("modifiers (X)", ", ".join(d.modifiers) or "none"),
+        ("confounders (W)", ", ".join(d.confounders) or "none"),
+        ("segments", ", ".join(d.segments) or "none"),
+        ("cluster", d.cluster or "none"),
+        ("weight", d.weight or "none"),
+    ]
+    parts = [
+        f"<p>Data: {_e(f'{ww.n:,}')} rows from {_e(m.get('source', 'a table'))}. "
+        f"Seed {_e(m.get('seed'))}; intervals at {_e(_level(m.get('alpha', 0.05)))}"
+        + (", cluster-robust by " + _e(d.cluster) if d.cluster else "")
+        + (", weighted by " + _e(d.weight) if d.weight else "")
+        + ".</p>",
+        "<table><tbody>"
+        + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in roles)
+        + "</tbody></table>",
+        "<h3>Estimator and why</h3><ul>"
+        + "".join(f"<li>{_e(o.outcome)}: {_e(o.why)}</li>" for o in ww.outcomes)
+        + "</ul>",
+        "<p>The average effects are doubly robust (AIPW on cross-fitted nuisances; for a "
+        "continuous treatment the partially linear DML coefficient), with influence-function "
+        "standard errors; they need not equal the mean of the per-item effects.</p>",
+    ]
+    for o in ww.outcomes:
+        if len(o.candidates):
+            parts.append(f"<h3>Candidates for {_e(o.outcome)}</h3>" + _table(o.candidates))
+    absent = m.get("absent") or {}
+    if absent:
+        parts.append(
+            "<h3>Sections not shown</h3><ul>"
+            + "".join(f"<li>{_e(k)}: {_e(v)}</li>" for k, v in absent.items())
+            + "</ul>"
+        )
+    if ww.warnings:
+        parts.append(
+            "<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>" for w in ww.warnings) + "</ul>"
+        )
+    versions = m.get("versions") or {}
+    if versions:
+        parts.append(
+            "<h3>Package versions</h3><p>"
+            + _e(", ".join(f"{k} {v}" for k, v in versions.items()))
+            + "</p>"
+        )
+    if m.get("elapsed_s") is not None:
+        parts.append(f"<p>Run time: {_e(m['elapsed_s'])} s.</p>")
+    return "".join(parts)
+
+
+def whatworks_fragment(ww: Any) -> str:
+    """The notebook view: key findings and the effect table (what ``_repr_html_`` shows)."""
+    return (
+        "<div class='causal-whatworks'><strong>What works</strong>"
+        + _findings_html(ww)
+        + _ate_table(ww)
+        + "</div>"
+    )
+
+
+def render_whatworks_page(ww: Any) -> str:
+    """The whole page as an HTML string."""
+    return render_page("What works", whatworks_sections(ww), lede=_lede(ww))
+
+
+def _lede(ww: Any) -> str:
+    d = ww.design
+    return (
+        f"The causal effect of {d.treatment} on {', '.join(d.outcomes)} across "
+        f"{ww.n:,} items: how large, for whom, why, and how sure."
+    )
+
+
+def write_whatworks_page(ww: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the what-works report as one self-contained HTML file; return its path."""
+    return write_page(path, "What works", whatworks_sections(ww), lede=_lede(ww))

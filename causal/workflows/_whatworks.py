@@ -1,0 +1,421 @@
+"""``what_works(data, design)``: the observational what-works job, end to end.
+
+Orchestration only: the numbers come from :mod:`estimators` (effects, evaluation) and the
+lower :mod:`causal` layers (validation, graph, explain). Steps, each shown on a progress bar:
+
+1. read the table (pandas, a Parquet/CSV path or a DuckDB table) and validate it against the
+   :class:`~causal.data.Design` (one clear error per problem, before any fitting);
+2. per outcome, fit the default estimator (:class:`estimators.AutoCate`, restricted to
+   candidates with valid CATE intervals; or the one named) with the design's ``weight`` as
+   sample weights and ``cluster`` as groups, and take the doubly-robust average effect, the
+   per-item effects with intervals and the candidate comparison;
+3. per outcome, the diagnostics that are available (segments, drivers, robustness, ...).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from causal._errors import ConfigError
+from causal.data import Design, ValidatedData, missing_column_error, open_table, validate
+from causal.data._readers import Source
+from causal.workflows._config import ESTIMATORS
+from causal.workflows._results import OutcomeEffect, WhatWorks
+
+__all__ = ["what_works"]
+
+QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
+_PACKAGES = (
+    "content-causal",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "econml",
+    "duckdb",
+    "dowhy",
+    "shap",
+)
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A progress bar over named steps (tqdm: a widget in notebooks with ipywidgets, text
+    otherwise); silent when disabled."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        if enabled:
+            try:
+                import ipywidgets  # noqa: F401
+                from tqdm.auto import tqdm
+            except ImportError:
+                from tqdm.std import tqdm
+            self._bar = tqdm(total=total, desc="what works", unit="step", leave=True)
+
+    def step(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=True)
+
+    def done(self, k: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(k)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[_Progress]:
+    bar = _Progress(total, enabled)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _truth_columns(columns: Sequence[str], outcomes: Sequence[str]) -> list[str]:
+    return [f"true_cate_{o}" for o in outcomes if f"true_cate_{o}" in columns]
+
+
+def _load(
+    data: Source | Any, design: Design, attributes: Sequence[str], connection: Any
+) -> tuple[pd.DataFrame, str]:
+    """The needed columns as a DataFrame (plus simulation truth when present), and a label."""
+    needed = list(dict.fromkeys([*design.columns(), *attributes]))
+    if isinstance(data, pd.DataFrame):
+        missing = [c for c in attributes if c not in data.columns]
+        if missing:
+            raise missing_column_error(missing[0], list(data.columns), "attribute column")
+        return data, f"pandas DataFrame ({len(data):,} rows)"
+    if not isinstance(data, str | bytes) and not hasattr(data, "__fspath__"):
+        raise ConfigError(
+            "The 'data' parameter must be a pandas DataFrame, a .parquet/.csv path or a DuckDB "
+            f"table name. Got {type(data).__name__} instead."
+        )
+    with open_table(data, connection=connection) as t:
+        present = list(t.columns)
+        for c in attributes:
+            if c not in present:
+                raise missing_column_error(c, present, "attribute column")
+        if any(c not in present for c in needed):
+            # validation names the missing column with its role and the nearest name
+            return pd.DataFrame(columns=present), str(data)
+        cols = needed + [c for c in _truth_columns(present, design.outcomes) if c not in needed]
+        from causal.data import quote_ident
+
+        select = ", ".join(quote_ident(c) for c in cols)
+        df = t.connection.execute(f"SELECT {select} FROM {t.name}").df()
+    return df, f"{data} (read with DuckDB)"
+
+
+# ----------------------------------------------------------------------------- estimation
+
+
+def _outcome_kind(y: np.ndarray) -> str:
+    values = np.unique(y[: min(len(y), 200_000)])
+    if values.size <= 2 and set(values.tolist()) <= {0.0, 1.0}:
+        return "binary"
+    if np.all(y >= 0) and np.all(y == np.round(y)):
+        return "count"
+    return "continuous"
+
+
+def _model(estimator: str, seed: int, n_jobs: int | None) -> Any:
+    import estimators
+
+    if estimator == "auto":
+        return estimators.AutoCate(random_state=seed, require_intervals=True, n_jobs=n_jobs)
+    return getattr(estimators, estimator)(random_state=seed, n_jobs=n_jobs)
+
+
+def _why(estimator: str, model: Any) -> str:
+    if estimator != "auto":
+        return f"{estimator} was named in the configuration (estimator: {estimator})."
+    table = getattr(model, "score_table_", None)
+    if table is None or len(table) == 0:
+        return "Fitted without modifiers: the effect is a constant (the doubly-robust ATE)."
+    best = table.iloc[0]
+    others = [str(e) for e in table["estimator"].iloc[1:]]
+    tied = [str(e) for e, t in zip(table["estimator"].iloc[1:], table["tied"].iloc[1:],
+                                   strict=True) if t]  # fmt: skip
+    text = (
+        f"AutoCate compared {len(table)} candidates with valid CATE intervals "
+        f"({', '.join([str(best['estimator']), *others])}) by their out-of-fold doubly-robust "
+        f"loss on shared cross-fitted nuisances; {best['estimator']} had the lowest "
+        f"({best['loss']:.4g} ± {best['loss_se']:.2g})"
+    )
+    if tied:
+        text += f", statistically tied with {', '.join(tied)}"
+    return text + "."
+
+
+def _intervals(model: Any, X: Any, alpha: float, n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        lo, hi = model.effect_interval(X, alpha=alpha)
+    except NotImplementedError as exc:
+        nan = np.full(n, np.nan)
+        return nan, nan, f"no per-item intervals: {exc}"
+    return (np.asarray(lo, dtype=float).reshape(n), np.asarray(hi, dtype=float).reshape(n), "")
+
+
+def _frames(df: pd.DataFrame, design: Design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """X (modifiers; text as pandas categoricals, used natively) and W (other confounders)."""
+    mods = list(design.modifiers)
+    conf = [c for c in design.confounders if c not in set(mods)]
+
+    def frame(cols: list[str]) -> pd.DataFrame | None:
+        if not cols:
+            return None
+        out = df[cols].copy().reset_index(drop=True)
+        for c in out.columns:
+            s = out[c]
+            if (
+                s.dtype == object
+                or pd.api.types.is_string_dtype(s)
+                or pd.api.types.is_bool_dtype(s)
+            ):
+                out[c] = s.astype(str).astype("category") if s.dtype != bool else s.astype(int)
+        return out
+
+    return frame(mods), frame(conf)
+
+
+def _weighted_mean(a: np.ndarray, w: np.ndarray | None) -> float:
+    if a.size == 0:
+        return float("nan")
+    return float(np.average(a, weights=w)) if w is not None and w.sum() > 0 else float(a.mean())
+
+
+def _fit_outcome(
+    outcome: str,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    X: pd.DataFrame | None,
+    W: pd.DataFrame | None,
+    *,
+    estimator: str,
+    seed: int,
+    alpha: float,
+    n_jobs: int | None,
+    notes: list[str],
+) -> tuple[OutcomeEffect, Any, np.ndarray, np.ndarray, np.ndarray]:
+    y = np.asarray(v.y[outcome])
+    model = _model(estimator, seed, n_jobs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(y, np.asarray(v.t), X=X, W=W, sample_weight=v.weight, groups=v.cluster)
+    for w in caught:
+        msg = f"{outcome}: {w.message}"
+        if msg not in notes and "overlap" in str(w.message).lower():
+            notes.append(msg)
+    n = v.n
+    if X is not None:
+        cate = np.asarray(model.effect(X), dtype=float).reshape(n)
+        lo, hi, why_no = _intervals(model, X, alpha, n)
+        if why_no:
+            notes.append(f"{outcome}: {why_no}")
+    else:
+        ate0 = model.ate_inference(alpha=alpha)
+        cate = np.full(n, ate0.effect)
+        lo = np.full(n, ate0.effect_ci_lower)
+        hi = np.full(n, ate0.effect_ci_upper)
+    ate = model.ate_inference(alpha=alpha)
+    weight = None if v.weight is None else np.asarray(v.weight)
+    if v.treatment_kind == "binary":
+        control = np.asarray(v.t) == 0
+        control_mean = _weighted_mean(y[control], None if weight is None else weight[control])
+    else:
+        control_mean = float("nan")
+    with np.errstate(invalid="ignore"):
+        share_pos = float(np.mean(lo > 0)) if np.isfinite(lo).all() else float("nan")
+        share_neg = float(np.mean(hi < 0)) if np.isfinite(hi).all() else float("nan")
+    truth = None
+    if f"true_cate_{outcome}" in df.columns:
+        truth = _weighted_mean(df[f"true_cate_{outcome}"].to_numpy(dtype=float), weight)
+    table = getattr(model, "score_table_", None)
+    selected = getattr(model, "selected_", None) if estimator == "auto" else estimator
+    result = OutcomeEffect(
+        outcome=outcome,
+        estimator=str(selected or type(model).__name__),
+        why=_why(estimator, model),
+        effect=float(ate.effect),
+        effect_ci_lower=float(ate.effect_ci_lower),
+        effect_ci_upper=float(ate.effect_ci_upper),
+        se=float(ate.se),
+        pvalue=float(ate.pvalue),
+        control_mean=control_mean,
+        outcome_kind=_outcome_kind(y),
+        candidates=pd.DataFrame() if table is None else table.reset_index(drop=True),
+        cate_quantiles={f"p{int(q * 100)}": float(np.quantile(cate, q)) for q in QUANTILES},
+        share_positive=share_pos,
+        share_negative=share_neg,
+        true_effect=truth,
+    )
+    return result, model, cate, lo, hi
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in _PACKAGES:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def what_works(
+    data: Source | Any,
+    design: Design,
+    *,
+    attributes: Sequence[str] = (),
+    graph: str | None = None,
+    estimator: str = "auto",
+    seed: int = 0,
+    alpha: float = 0.05,
+    connection: Any = None,
+    progress: bool = True,
+    n_jobs: int | None = None,
+) -> WhatWorks:
+    """What works: the effect of the treatment on every outcome, for whom, why, how sure.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, path or str
+        One row per unit: a DataFrame (never modified), a .parquet/.csv path, or a table
+        name in ``connection`` (DuckDB).
+    design : Design
+        Column roles. ``weight`` weights every estimate; ``cluster`` keeps clusters whole in
+        cross-fitting and makes the intervals cluster-robust; ``segments`` are reported.
+    attributes : list of str
+        Content attributes, each taken in turn as the treatment (the attribution table).
+    graph : str, optional
+        The causal graph as DOT text.
+    estimator : str
+        ``"auto"`` (:class:`estimators.AutoCate`, choosing among candidates with valid CATE
+        intervals by out-of-fold loss) or one of CausalForest, LinearDML, DRLearner,
+        XLearner, TLearner, SLearner.
+    seed : int
+        Random state of every fitted model.
+    alpha : float
+        1 - confidence level of every interval.
+    connection : duckdb.DuckDBPyConnection, optional
+        The connection holding ``data`` when it is a table name.
+    progress : bool
+        Show a progress bar (in terminals and notebooks).
+    n_jobs : int, optional
+        Threads for model fitting (default: all cores).
+
+    Returns
+    -------
+    WhatWorks
+
+    Examples
+    --------
+    >>> import causal
+    >>> df = causal.simulate_content(n=3_000, seed=2)
+    >>> d = causal.Design(unit="pin_id", treatment="boosted", outcomes=["saves"],
+    ...                   modifiers=["quality_score", "format"],
+    ...                   confounders=["creator_followers", "prior_impressions"])
+    >>> ww = causal.what_works(df, d, progress=False)  # doctest: +SKIP
+    >>> ww.report("what_works.html")  # doctest: +SKIP
+    """
+    if not isinstance(design, Design):
+        raise ConfigError(f"The 'design' parameter must be a Design. Got {type(design).__name__}.")
+    if estimator not in ESTIMATORS:
+        raise ConfigError(
+            f"The 'estimator' parameter must be one of {', '.join(ESTIMATORS)}. "
+            f"Got {estimator!r} instead."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"The 'seed' parameter must be an int >= 0. Got {seed!r} instead.")
+    if isinstance(alpha, bool) or not isinstance(alpha, float | int) or not 0 < alpha < 1:
+        raise ConfigError(f"The 'alpha' parameter must be in (0, 1). Got {alpha!r} instead.")
+    if isinstance(attributes, str):
+        attributes = [attributes]
+    attributes = list(attributes)
+
+    t_start = time.perf_counter()
+    df, source = _load(data, design, attributes, connection)
+    v = validate(df, design)
+    if v.treatment_kind == "multi":
+        raise ConfigError(
+            f"The treatment column '{design.treatment}' has {len(v.treatment_levels)} levels "
+            f"({', '.join(map(str, v.treatment_levels[:6]))}); what_works handles a binary "
+            "(0/1) or a continuous treatment. Compare one level with the control at a time "
+            f"(e.g. (df['{design.treatment}'] == <level>).astype(int) on the rows of that level "
+            "and the control), or pass treatment_kind='continuous' for an ordered intensity."
+        )
+    X, W = _frames(df, design)
+    notes: list[str] = list(v.warnings)
+    timings: dict[str, float] = {}
+    absent: dict[str, str] = {}
+    outcomes: list[OutcomeEffect] = []
+    effects = pd.DataFrame({design.unit: np.asarray(v.unit)})
+
+    total = len(design.outcomes)
+    with _progress(total, progress) as bar:
+        for outcome in design.outcomes:
+            bar.step(f"{outcome}: fitting the effect model")
+            t0 = time.perf_counter()
+            res, _model_fitted, cate, lo, hi = _fit_outcome(
+                outcome, v, df, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha),
+                n_jobs=n_jobs, notes=notes,
+            )  # fmt: skip
+            timings[f"fit {outcome}"] = time.perf_counter() - t0
+            effects[f"cate_{outcome}"] = cate
+            effects[f"cate_{outcome}_ci_lower"] = lo
+            effects[f"cate_{outcome}_ci_upper"] = hi
+            outcomes.append(res)
+            bar.done()
+
+    if not design.segments:
+        absent["Segment effects"] = "the design names no segments."
+    if not design.modifiers:
+        absent["Drivers of heterogeneity"] = "the design names no modifiers."
+    if not attributes:
+        absent["Attribution table"] = "no attributes were given."
+    methods = {
+        "source": source,
+        "n": v.n,
+        "treatment_kind": v.treatment_kind,
+        "estimator": estimator,
+        "seed": int(seed),
+        "alpha": float(alpha),
+        "clustered": design.cluster is not None,
+        "weighted": design.weight is not None,
+        "modifiers_encoded": list(v.x_names),
+        "confounders_encoded": list(v.w_names),
+        "versions": _versions(),
+        "timings_s": {k: round(t, 2) for k, t in timings.items()},
+        "elapsed_s": round(time.perf_counter() - t_start, 2),
+        "absent": absent,
+    }
+    return WhatWorks(
+        design=design,
+        n=v.n,
+        treatment_kind=v.treatment_kind,
+        outcomes=tuple(outcomes),
+        effects=effects,
+        methods=methods,
+        warnings=tuple(dict.fromkeys(notes)),
+    )
