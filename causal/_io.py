@@ -1,6 +1,8 @@
 """Atomic file writes shared by every layer: a temp file in the target folder, then os.replace.
 
 A reader never sees a half-written file, and a failed write leaves the old file (if any) intact.
+:func:`output_set` does the same for a set of files (a command's outputs): they are written
+into a temporary folder and moved into place together, only once all of them are complete.
 """
 
 from __future__ import annotations
@@ -8,8 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "atomic_write",
     "json_safe",
+    "output_set",
     "table_format",
     "write_json_atomic",
     "write_table",
@@ -56,6 +61,69 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+@contextmanager
+def output_set(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write a set of output files together: yield a temporary folder, then move its files.
+
+    Write every output into the yielded folder (sub-folders allowed). When the ``with`` block
+    completes, each file replaces the file of the same name under ``out_dir`` (``os.replace``,
+    so each move is atomic and all happen only after every file is complete); other files in
+    ``out_dir`` are left alone. When the block raises, nothing under ``out_dir`` changes (the
+    previous run's files stay as they were), the temporary folder is removed, and ``out_dir``
+    itself is removed again if this call created it. ``out_dir`` is created if needed.
+
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` names an existing file, or cannot be created (names the path).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "report"
+    >>> with output_set(out) as tmp:
+    ...     _ = (tmp / "a.json").write_text("{}")
+    ...     _ = (tmp / "a.html").write_text("<p>")
+    >>> sorted(p.name for p in out.iterdir())
+    ['a.html', 'a.json']
+    """
+    from causal._errors import ConfigError
+
+    target = Path(out_dir)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(
+            f"The output folder '{target}' is an existing file; give a folder name (it is "
+            "created if needed)."
+        )
+    created = not target.exists()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".causal-tmp-", dir=target))
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the output folder '{target}': {exc.strerror or exc}."
+        ) from None
+    try:
+        yield staging
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        for f in files:  # fail before moving anything if a file cannot go where it should
+            dest = target / f.relative_to(staging)
+            if dest.is_dir():
+                raise ConfigError(f"Cannot write '{dest}': a folder of that name exists.")
+        mode = 0o666 & ~_umask()
+        for f in files:
+            dest = target / f.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(f, mode)
+            os.replace(f, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:

@@ -55,3 +55,49 @@ def test_write_table_bad_path(tmp_path):
     (tmp_path / "d.csv").mkdir()
     with pytest.raises(ConfigError, match="is a directory"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "d.csv")
+
+
+def test_output_set_moves_files_together_and_replaces_the_old_set(tmp_path):
+    from causal._io import output_set
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.json").write_text("old a")
+    (out / "unrelated.txt").write_text("mine")
+    with output_set(out) as tmp:
+        assert tmp.parent == out and tmp.name.startswith(".causal-tmp-")
+        (tmp / "a.json").write_text("new a")
+        assert (out / "a.json").read_text() == "old a"  # nothing moves before the block ends
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "b.html").write_text("new b")
+    assert (out / "a.json").read_text() == "new a"
+    assert (out / "sub" / "b.html").read_text() == "new b"
+    assert sorted(p.name for p in out.iterdir()) == ["a.json", "sub", "unrelated.txt"]
+
+
+def test_output_set_failure_changes_nothing(tmp_path):
+    from causal._io import output_set
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.json").write_text("old a")
+    with pytest.raises(RuntimeError), output_set(out) as tmp:
+        (tmp / "a.json").write_text("new a")
+        raise RuntimeError("the page failed")
+    assert [p.name for p in out.iterdir()] == ["a.json"]
+    assert (out / "a.json").read_text() == "old a"
+    fresh = tmp_path / "deep" / "fresh"
+    with pytest.raises(RuntimeError), output_set(fresh) as tmp:
+        (tmp / "x").write_text("x")
+        raise RuntimeError("boom")
+    assert not fresh.exists()  # a folder this call created is removed again
+
+
+def test_output_set_refuses_a_file(tmp_path):
+    from causal._io import output_set
+
+    f = tmp_path / "f.txt"
+    f.write_text("keep")
+    with pytest.raises(ConfigError, match="existing file"), output_set(f):
+        pass
+    assert f.read_text() == "keep"

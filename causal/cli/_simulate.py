@@ -1,7 +1,7 @@
 """``causal simulate content|experiment``: write simulated data with its ground truth.
 
-Files are written atomically (a temporary file in the same directory, then ``os.replace``),
-as .parquet or .csv by the extension of ``--out``. The experiment's true lifts also go to a
+Files are written as a set (:func:`causal._io.output_set`: a temporary folder beside the
+output, then ``os.replace``), as .parquet or .csv by the extension of ``--out``. The experiment's true lifts also go to a
 JSON sidecar ``<out>.truth.json`` (the same dict as :func:`causal.data.experiment_truth`),
 so they survive CSV; the content table carries its truth in ``true_*`` columns.
 """
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from causal._errors import ConfigError
-from causal._io import table_format, write_json_atomic, write_table
+from causal._io import output_set, table_format, write_json_atomic, write_table
 from causal.cli import app
 
 __all__ = ["simulate_app"]
@@ -31,6 +31,7 @@ app.add_typer(simulate_app, name="simulate")
 _OUT_HELP = "Output file, .parquet or .csv."
 _SEED_HELP = "Random seed (same seed, same data)."
 
+
 def _format_of(path: Path) -> str:
     try:
         return table_format(path)
@@ -46,6 +47,12 @@ def _write_json(obj: Any, path: Path) -> None:
         write_json_atomic(obj, path)
     except OSError as exc:
         raise ConfigError(f"Cannot write '{path}': {exc.strerror or exc}.") from exc
+
+
+def _check_out(path: Path) -> None:
+    _format_of(path)  # fail on a bad extension before simulating
+    if path.is_dir():
+        raise ConfigError(f"The '--out' path '{path}' is a folder; give a .parquet/.csv file name.")
 
 
 @simulate_app.command("content")
@@ -67,11 +74,12 @@ def content(
     from causal.data import simulate_content
 
     path = Path(out)
-    _format_of(path)  # fail on a bad extension before simulating
+    _check_out(path)
     df = simulate_content(
         n=rows, seed=seed, confounding=confounding, randomized=randomized, intensity=intensity
     )
-    write_table(df, path)
+    with output_set(path.parent) as tmp:
+        write_table(df, tmp / path.name)
     typer.echo(f"wrote {len(df):,} rows x {df.shape[1]} columns to {path}")
 
 
@@ -98,7 +106,7 @@ def experiment(
     from causal.data import simulate_experiment
 
     path = Path(out)
-    _format_of(path)
+    _check_out(path)
     labels = [v.strip() for v in variants.split(",")]
     df = simulate_experiment(
         n_users=users,
@@ -108,10 +116,11 @@ def experiment(
         n_clusters=clusters,
         effect_scale=effect_scale,
     )
-    write_table(df, path)
     truth_path = path.with_name(path.name + ".truth.json")
-    _write_json(
-        {"true_lifts": df.attrs["true_lifts"], "simulation": df.attrs["simulation"]},
-        truth_path,
-    )
+    with output_set(path.parent) as tmp:  # the table and its truth, moved into place together
+        write_table(df, tmp / path.name)
+        _write_json(
+            {"true_lifts": df.attrs["true_lifts"], "simulation": df.attrs["simulation"]},
+            tmp / truth_path.name,
+        )
     typer.echo(f"wrote {len(df):,} rows x {df.shape[1]} columns to {path} (truth: {truth_path})")

@@ -239,7 +239,9 @@ def _effect_core(
         pvalue = 1.0 if effect == 0 else 0.0
         notes.append("zero variance in both arms: the p-value is degenerate (0 or 1)")
 
-    if sc == 0 or not math.isfinite(sc):
+    # Undefined whenever the *raw* control metric is 0: the CUPED-adjusted control mean is then
+    # only the adjustment term, and dividing by it gives an arbitrary, huge relative lift.
+    if fc == 0 or sc == 0 or not math.isfinite(sc):
         rel = rel_se = rel_lo = rel_hi = math.nan
         notes.append("relative lift undefined: the control mean is 0")
     else:
@@ -308,7 +310,8 @@ def mean_effect(
     -------
     EffectResult
         With ``variance_reduction`` ``1 - var_cuped / var_raw`` (0.0 without covariates) and
-        ``rel_effect`` NaN (noted) when the control mean is 0.
+        ``rel_effect`` and its interval NaN (noted) when the control mean is 0 — the raw
+        mean, before any CUPED adjustment.
 
     Raises
     ------

@@ -328,3 +328,45 @@ def test_bad_parameters(data):
         readout(data, d, engine="polars")
     with pytest.raises(ConfigError, match="ExperimentDesign"):
         readout(data, {"variant": "arm"})
+
+
+# ---- relative lift undefined (issue 8, item 2) --------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_relative_lift_null_when_raw_control_mean_is_zero_even_with_cuped(data, engine):
+    # All-zero control metric: the CUPED-adjusted control mean is only the adjustment term
+    # (≈1e-6 here), which used to give rel_effect ≈ 1e6 on the CUPED row.
+    t = data["arm"].eq("treatment")
+    df = data.assign(
+        y0=np.where(t, data["y"], 0.0),
+        clicks0=np.where(t, data["clicks"], 0),
+        clicks_pre=data["clicks"] + 1,
+        views_pre=data["views"] + 2,
+    )
+    d = ExperimentDesign(
+        "arm", "control",
+        [Mean("plain", "y0"), Mean("cuped", "y0", covariate="x"), Proportion("p", "converted"),
+         Ratio("ctr", "clicks0", "views"),
+         Ratio("ctr_cuped", "clicks0", "views", covariate=["clicks_pre", "views_pre"])],
+    )  # fmt: skip
+    ro = readout(df, d, engine=engine)
+    rel = ["rel_effect", "rel_effect_ci_lower", "rel_effect_ci_upper"]
+    for name in ("plain", "cuped", "ctr", "ctr_cuped"):
+        r = _row(ro, name)
+        assert np.isfinite(r.effect), name  # the absolute lift is still reported
+        assert all(np.isnan(getattr(r, k)) for k in rel), (name, r.rel_effect)
+        assert any("relative lift undefined" in n for n in r.notes), (name, r.notes)
+    assert np.isfinite(_row(ro, "p").rel_effect)  # a defined control mean is untouched
+    # pandas
+    pdf = ro.to_pandas().set_index("metric")
+    assert pdf.loc[["plain", "cuped", "ctr", "ctr_cuped"], rel].isna().all().all()
+    # JSON: null with the note
+    doc = json.loads(json.dumps(ro.to_dict(), allow_nan=False))
+    for m in doc["metrics"]:
+        if m["metric"] != "p":
+            assert [m[k] for k in rel] == [None] * 3
+            assert any("relative lift undefined" in n for n in m["notes"])
+    # HTML: the note is shown beside the table
+    html = ro._repr_html_()
+    assert "cuped / treatment: relative lift undefined: the control mean is 0" in html
