@@ -72,7 +72,6 @@ def _register() -> None:
         _demo,  # noqa: F401
         _readout,  # noqa: F401
         _simulate,  # noqa: F401
-        _whatworks,  # noqa: F401
     )
 
     # Commands added in their own modules register here when present (e.g. `whatworks`).

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from causal.cli import app
+from causal.cli import BOOL_METAVAR, app
 
 __all__ = ["DEMO_READOUT_CONFIG", "demo_command"]
 
@@ -89,13 +89,15 @@ def demo_command(
     users: Annotated[int, typer.Option("--users", min=1000, help="Experiment users.")] = 200_000,
     rows: Annotated[int, typer.Option("--rows", min=1000, help="Content items.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress output.", metavar=BOOL_METAVAR)
+    ] = False,
 ) -> None:
     """Simulate data, read out an experiment and estimate what works (truth beside)."""
     import yaml
 
-    from causal._io import write_json_atomic, write_table, write_text_atomic
-    from causal.cli._whatworks import write_whatworks_outputs
+    from causal._io import output_set, write_json_atomic, write_table, write_text_atomic
+    from causal.cli._whatworks import OUTPUTS, write_whatworks_outputs
     from causal.data import simulate_content, simulate_experiment
     from causal.experiments import readout
     from causal.experiments._config import parse_config
@@ -114,8 +116,6 @@ def demo_command(
     _step(2, n, "reading it out in DuckDB (one grouped query per table)", quiet)
     cfg = parse_config(DEMO_READOUT_CONFIG)
     ro = readout(str(exp_path), cfg.design, engine="duckdb", **cfg.options)
-    write_json_atomic(ro.to_dict(), out / "readout.json")
-    write_readout_page(ro, out / "readout.html")
 
     _step(3, n, f"simulating {rows:,} content items with a confounded boost", quiet)
     content_path = write_table(simulate_content(n=rows, seed=seed), data / "content.parquet")
@@ -125,11 +125,15 @@ def demo_command(
     _step(4, n, "what works: the boost's effect on each outcome, for whom, and why", quiet)
     wcfg = parse_whatworks_config(ww_config)
     ww = what_works(str(content_path), wcfg.design, progress=not quiet, **wcfg.options)
-    paths = write_whatworks_outputs(ww, out)
+    with output_set(out) as tmp:  # the five reports appear together, or none of them
+        write_json_atomic(ro.to_dict(), tmp / "readout.json")
+        write_readout_page(ro, tmp / "readout.html")
+        write_whatworks_outputs(ww, tmp)
+    paths = [out / name for name in (*OUTPUTS, "readout.html", "readout.json")]
     if not quiet:
         typer.echo(ro.summary())
         typer.echo("")
         typer.echo(ww.summary())
         typer.echo(f"\ndone in {time.perf_counter() - t0:.0f} s:")
-    for p in [*paths, out / "readout.html", out / "readout.json"]:
+    for p in paths:
         typer.echo(str(p))
