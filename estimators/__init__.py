@@ -20,13 +20,21 @@ True
 from estimators._aipw import (
     ATEResult,
     aipw_scores,
+    att_effect,
     cluster_cr2,
+    crump_threshold,
     mean_effect_from_scores,
     median_over_splits,
+    overlap_weighted_effect,
     plr_ate,
 )
 from estimators._auto import AutoCate, causal_losses
-from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
+from estimators._errors import (
+    EstimatorInputError,
+    HighCardinalityWarning,
+    NotFittedError,
+    OverlapWarning,
+)
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -56,4 +64,8 @@ __all__ = [
     "median_over_splits",
     "plr_ate",
     "wls_robust",
+    "att_effect",
+    "crump_threshold",
+    "overlap_weighted_effect",
+    "HighCardinalityWarning",
 ]

@@ -23,10 +23,13 @@ With equal-size clusters of equal weight they reduce exactly to CR1 with ``t(G -
 
 from __future__ import annotations
 
+import html
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from estimators._errors import EstimatorInputError
@@ -34,9 +37,12 @@ from estimators._errors import EstimatorInputError
 __all__ = [
     "ATEResult",
     "aipw_scores",
+    "att_effect",
     "cluster_cr2",
+    "crump_threshold",
     "mean_effect_from_scores",
     "median_over_splits",
+    "overlap_weighted_effect",
     "plr_ate",
 ]
 
@@ -63,6 +69,22 @@ class ATEResult:
     dof : float or None
         Degrees of freedom of the Student-t reference (Bell–McCaffrey, clustered), or None for
         the normal reference (unit level).
+    estimand : str
+        What ``effect`` estimates: ``"ATE"`` (all units), ``"ATT"`` (the units that received
+        the arm), ``"ATE on a subset"`` / ``"weighted ATE"`` (a user mask or weights),
+        ``"ATE, trimmed to 0.1 <= e(x) <= 0.9"`` (units outside the propensity bounds dropped:
+        the effect on the remaining population, not the ATE) or ``"ATO (overlap weights)"``
+        (``E[e(1-e) tau] / E[e(1-e)]``, Li, Morgan & Zaslavsky 2018).
+
+    The ``contrast`` property is the arm compared, ``"<arm> vs <control>"`` (the same as
+    ``treatment``). ``str(result)`` prints one line; notebooks render ``_repr_html_``;
+    ``to_pandas()`` gives one row; the ``(lower, upper)`` tuple of ``ate_interval()`` stays.
+
+    Examples
+    --------
+    >>> r = mean_effect_from_scores(np.array([1.0, 2.0, 3.0, 2.0]), treatment="boost vs ctl")
+    >>> print(r)
+    ATE boost vs ctl: 2 (95% CI 1.2 to 2.8), SE 0.408, p = <1e-4, n = 4
     """
 
     effect: float
@@ -76,10 +98,61 @@ class ATEResult:
     outcome: str = ""
     treatment: str = ""
     dof: float | None = None
+    estimand: str = "ATE"
+
+    @property
+    def contrast(self) -> str:
+        """The comparison, ``"<arm> vs <control>"`` (continuous treatment: the treatment name)."""
+        return self.treatment
 
     def to_dict(self) -> dict[str, object]:
         """The fields as a plain dict (JSON-ready)."""
         return asdict(self)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row with every field (``contrast`` included)."""
+        return pd.DataFrame([{**self.to_dict(), "contrast": self.contrast}])
+
+    def _cells(self) -> list[tuple[str, str]]:
+        level = f"{1 - self.alpha:.0%}"
+        ref = "normal" if self.dof is None else f"t({self.dof:.3g})"
+        clusters = "" if self.n_clusters is None else f", {self.n_clusters:,} clusters"
+        return [
+            ("estimand", self.estimand),
+            ("contrast", self.contrast or "(unlabelled)"),
+            ("outcome", self.outcome or "(unnamed)"),
+            ("effect", f"{self.effect:.4g}"),
+            (f"{level} CI", f"{self.effect_ci_lower:.4g} to {self.effect_ci_upper:.4g}"),
+            ("SE", f"{self.se:.3g}"),
+            ("p-value", _fmt_p(self.pvalue)),
+            ("n", f"{self.n:,}{clusters}"),
+            ("reference", ref),
+        ]
+
+    def __str__(self) -> str:
+        level = f"{1 - self.alpha:.0%}"
+        what = " ".join(p for p in (self.estimand, self.contrast) if p)
+        on = f" on {self.outcome}" if self.outcome else ""
+        clusters = "" if self.n_clusters is None else f", {self.n_clusters:,} clusters"
+        return (
+            f"{what}{on}: {self.effect:.4g} ({level} CI {self.effect_ci_lower:.4g} to "
+            f"{self.effect_ci_upper:.4g}), SE {self.se:.3g}, p = {_fmt_p(self.pvalue)}, "
+            f"n = {self.n:,}{clusters}"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:right'>{html.escape(v)}</td></tr>"
+            for k, v in self._cells()
+        )
+        return f"<table class='ate-result'>{rows}</table>"
+
+
+def _fmt_p(p: float) -> str:
+    if math.isnan(p):
+        return "nan"
+    return f"{p:.2g}" if p >= 1e-4 else "<1e-4" if p > 0 else "0"
 
 
 def aipw_scores(
@@ -238,6 +311,7 @@ def mean_effect_from_scores(
     alpha: float = 0.05,
     outcome: str = "",
     treatment: str = "",
+    estimand: str = "ATE",
 ) -> ATEResult:
     """The (weighted) mean of per-unit scores with an influence-function SE.
 
@@ -269,7 +343,180 @@ def mean_effect_from_scores(
     infl = w * (scores - theta)
     total = float(np.sum(w))
     se, lo, hi, p, g, dof = _finish(theta, infl, w / total, total, groups, alpha, len(scores))
-    return ATEResult(theta, se, lo, hi, p, alpha, len(scores), g, outcome, treatment, dof)
+    return ATEResult(theta, se, lo, hi, p, alpha, len(scores), g, outcome, treatment, dof, estimand)
+
+
+def att_effect(
+    y: np.ndarray,
+    is_arm: np.ndarray,
+    is_control: np.ndarray,
+    mu_control: np.ndarray,
+    e_arm: np.ndarray,
+    e_control: np.ndarray,
+    *,
+    clip: float = 0.01,
+    sample_weight: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    alpha: float = 0.05,
+    outcome: str = "",
+    treatment: str = "",
+) -> ATEResult:
+    """Doubly-robust average effect on the treated (ATT) with its influence-function SE.
+
+    The score of Hahn (1998), DoubleML's ``score="ATTE"``: with ``D = 1[T = arm]``,
+    ``C = 1[T = control]``, ``r(x) = e_arm(x) / e_control(x)`` (propensities clipped to
+    ``[clip, 1 - clip]``; for a binary T, ``e / (1 - e)``)::
+
+        theta = sum w [D (y - mu_0) - C r (y - mu_0)] / sum w D
+
+    Only the control outcome model enters: the treated's own outcomes are observed. The
+    influence terms ``w [D (y - mu_0) - C r (y - mu_0) - theta D]`` over ``sum w D`` give the SE
+    (HC1, or CR2 with Bell–McCaffrey degrees of freedom under ``groups``, the treated carrying
+    the leverage), as DoubleML's ``mean(psi^2) / mean(psi_a)^2 / n`` up to ``n / (n - 1)``.
+    Rows in neither arm (other arms of a multi-valued T) contribute nothing.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+    is_arm, is_control : ndarray of bool, shape (n,)
+    mu_control : ndarray of shape (n,)
+        Out-of-fold predictions of the control outcome.
+    e_arm, e_control : ndarray of shape (n,)
+        Out-of-fold propensities of the arm and of control.
+    clip, sample_weight, groups, alpha, outcome, treatment
+        As in :func:`mean_effect_from_scores`.
+
+    Returns
+    -------
+    ATEResult
+        With ``estimand="ATT"``; ``n`` counts the rows in the arm or control.
+
+    Examples
+    --------
+    With a constant propensity (the share treated) and ``mu_0`` the control mean, the ATT is
+    the difference in means:
+
+    >>> y = np.array([1.0, 2.0, 3.0, 5.0, 6.0]); d = np.array([0, 0, 0, 1, 1], dtype=bool)
+    >>> r = att_effect(y, d, ~d, np.full(5, 2.0), np.full(5, 0.4), np.full(5, 0.6))
+    >>> round(r.effect, 6), r.estimand
+    (3.5, 'ATT')
+    """
+    d = np.asarray(is_arm, dtype=bool)
+    c = np.asarray(is_control, dtype=bool)
+    keep = d | c
+    w = np.ones_like(y, dtype=float) if sample_weight is None else np.asarray(sample_weight)
+    w = np.where(keep, w, 0.0)
+    ratio = np.clip(e_arm, clip, 1 - clip) / np.clip(e_control, clip, 1 - clip)
+    resid = y - mu_control
+    num = d * resid - c * ratio * resid
+    denom = float(np.sum(w * d))
+    if denom <= 0:
+        raise EstimatorInputError(
+            "No unit (with positive weight) received the arm, so the effect on the treated is "
+            "undefined; check T and the subset."
+        )
+    theta = float(np.sum(w * num) / denom)
+    infl = w * (num - theta * d)
+    lev = w * d / denom
+    n = int(keep.sum())
+    rows = np.flatnonzero(keep)
+    g = None if groups is None else groups[rows]
+    se, lo, hi, p, n_cl, dof = _finish(theta, infl[rows], lev[rows], denom, g, alpha, n)
+    return ATEResult(theta, se, lo, hi, p, alpha, n, n_cl, outcome, treatment, dof, "ATT")
+
+
+def crump_threshold(e: np.ndarray) -> float:
+    """The optimal trimming bound of Crump, Hotz, Imbens & Mitnik (2009, Biometrika).
+
+    Keep units with ``alpha <= e(x) <= 1 - alpha``, where, with ``g = 1 / (e (1 - e))``,
+    ``alpha = 0`` if ``max g <= 2 E[g]``, else ``1 / (alpha (1 - alpha)) = 2 E[g | g <=
+    1 / (alpha (1 - alpha))]`` — the subpopulation whose ATE has the smallest semiparametric
+    variance bound under homoskedasticity. Solved on the sorted sample at the first ``gamma``
+    where ``g`` exceeds twice the running mean. Often close to 0.1.
+
+    Parameters
+    ----------
+    e : ndarray of shape (n,)
+        Propensities in (0, 1).
+
+    Returns
+    -------
+    float
+        ``alpha`` in ``[0, 0.5)``.
+
+    Examples
+    --------
+    Uniform propensities: the root of ``1 / (a (1 - a)) = 4 log((1 - a) / a) / (1 - 2 a)``,
+    0.1018:
+
+    >>> round(crump_threshold(np.linspace(0.001, 0.999, 100_001)), 3)
+    0.102
+    """
+    e = np.clip(np.asarray(e, dtype=float), 1e-12, 1 - 1e-12)
+    g = 1.0 / (e * (1.0 - e))
+    if g.max() <= 2.0 * g.mean():
+        return 0.0
+    gs = np.sort(g)
+    running = np.cumsum(gs) / np.arange(1, gs.size + 1)
+    above = np.flatnonzero(gs > 2.0 * running)
+    k = int(above[0])  # > 0: gs[0] <= 2 gs[0]
+    gamma = 2.0 * float(running[k - 1])
+    return float(0.5 - np.sqrt(max(0.25 - 1.0 / gamma, 0.0)))
+
+
+def overlap_weighted_effect(
+    scores: np.ndarray,
+    e_pair: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    alpha: float = 0.05,
+    outcome: str = "",
+    treatment: str = "",
+) -> ATEResult:
+    """The overlap-weighted average effect (ATO) from doubly-robust scores.
+
+    ``theta = sum h psi / sum h`` with ``h = e (1 - e)`` (Li, Morgan & Zaslavsky 2018, JASA):
+    the augmented estimator of ``E[e(1-e) tau(X)] / E[e(1-e)]``, which weights units by how
+    much they could have gone either way and so never divides by a propensity near 0 or 1
+    (the residual terms of ``psi`` become ``(1 - e)(y - mu_1)`` and ``e (y - mu_0)``). It is
+    a different estimand from the ATE: the effect on the population with overlap.
+
+    The standard error treats the estimated weights ``h`` as fixed (the influence function of
+    a weighted mean), i.e. it is for the ``h``-weighted average of the effect with the weights
+    the data gave; the simulation in ``tests/estimators/test_att_overlap.py`` checks its
+    coverage against the ATO under the true propensity.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n,)
+        :func:`aipw_scores` of the arm vs control.
+    e_pair : ndarray of shape (n,)
+        The propensity of the arm among the arm and control, ``e_arm / (e_arm + e_control)``
+        (binary T: ``e``).
+
+    Returns
+    -------
+    ATEResult
+        With ``estimand="ATO (overlap weights)"``.
+
+    Examples
+    --------
+    >>> r = overlap_weighted_effect(np.array([1.0, 3.0]), np.array([0.5, 0.1]))
+    >>> round(r.effect, 4)  # weights 0.25 and 0.09
+    1.5294
+    """
+    h = e_pair * (1.0 - e_pair)
+    w = h if sample_weight is None else h * sample_weight
+    return mean_effect_from_scores(
+        scores,
+        sample_weight=w,
+        groups=groups,
+        alpha=alpha,
+        outcome=outcome,
+        treatment=treatment,
+        estimand="ATO (overlap weights)",
+    )
 
 
 def plr_ate(
@@ -371,4 +618,5 @@ def median_over_splits(results: Sequence[ATEResult]) -> ATEResult:
         first.outcome,
         first.treatment,
         dof,
+        first.estimand,
     )

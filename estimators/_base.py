@@ -8,7 +8,6 @@ the nuisance models are fitted once.
 
 from __future__ import annotations
 
-import inspect
 import os
 import warnings
 from collections.abc import Callable
@@ -18,8 +17,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import BaseEstimator
 
-from estimators._aipw import ATEResult, aipw_scores, mean_effect_from_scores, plr_ate
+from estimators._aipw import (
+    ATEResult,
+    aipw_scores,
+    att_effect,
+    crump_threshold,
+    mean_effect_from_scores,
+    plr_ate,
+)
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
 from estimators._inputs import FinalEncoder, Prepared, frame_like, prepare
 from estimators._nuisance import Nuisances, crossfit, one_blas_thread
@@ -239,8 +246,12 @@ def _check_overlap(e: np.ndarray, codes: np.ndarray, clip: float, levels: tuple[
         )
 
 
-class BaseCate:
-    """Common API: ``fit``, ``effect``, ``effect_interval``, ``ate``, ``ate_interval``.
+class BaseCate(BaseEstimator):  # type: ignore[misc]
+    """Common API: ``fit``, ``effect``, ``effect_interval``, ``ate``, ``ate_interval``, ``att``.
+
+    A scikit-learn estimator (``sklearn.base.BaseEstimator``): ``get_params``/``set_params``,
+    ``sklearn.base.clone``, pipelines/grid search over parameters and the notebook HTML repr
+    come from scikit-learn.
 
     Subclasses define ``__init__`` (storing arguments only), ``_constraints`` and the final
     stage ``_final_fit(ctx, rows) -> state`` / ``_final_predict(state, ctx, Xf, with_var)
@@ -261,36 +272,24 @@ class BaseCate:
     _supports_intervals: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ sklearn plumbing
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments (scikit-learn style)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {p: getattr(self, p) for p in names}
-
     def set_params(self, **params: Any) -> BaseCate:
-        """Set constructor arguments (scikit-learn style); returns self."""
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
+        """Set constructor arguments (scikit-learn style); returns self.
+
+        An unknown name raises :class:`EstimatorInputError` (a ``ValueError``, as in
+        scikit-learn) listing the valid ones.
+        """
+        valid = self.get_params(deep=False)
+        for key in params:
+            if key.split("__", 1)[0] not in valid:
                 raise EstimatorInputError(
                     f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}."
                 )
-            setattr(self, key, value)
+        super().set_params(**params)
         return self
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__).parameters
-        changed = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if sig[k].default is not inspect.Parameter.empty
-            and v is not sig[k].default
-            and not (isinstance(v, int | float | str) and v == sig[k].default)
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     def _check_params(self) -> None:
         constraints = {**COMMON_CONSTRAINTS, **self._constraints}
-        values = self.get_params()
+        values = self.get_params(deep=False)
         check_params(
             type(self).__name__, values, {k: v for k, v in constraints.items() if k in values}
         )
@@ -370,6 +369,10 @@ class BaseCate:
         self.discrete_treatment_ = d.discrete
         self.treatment_levels_ = list(d.levels)
         self.control_ = d.levels[0] if d.discrete else 0.0
+        #: "<arm> vs <control>" for each arm other than control (every effect's label)
+        self.contrasts_ = (
+            [f"{lev} vs {d.levels[0]}" for lev in d.levels[1:]] if d.discrete else ["T"]
+        )
         self.feature_names_in_ = [c.name for c in d.x_schema]
         self.n_clusters_ = None if d.groups is None else int(np.unique(d.groups).size)
         self.propensity_ = None if ctx.nuis.e is None else ctx.nuis.e.copy()
@@ -522,31 +525,183 @@ class BaseCate:
         center = tau[:, :, a1] * scale
         return self._shape(center - half, ctx, X), self._shape(center + half, ctx, X)
 
-    def _ate_one(self, ctx: Context, j: int, a: int, alpha: float) -> ATEResult:
+    def _population(
+        self,
+        ctx: Context,
+        a: int,
+        subset: Any,
+        weights: Any,
+        trim: Any,
+        overlap_weights: bool,
+        att: bool,
+    ) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """(rows used, their weights or None, the estimand's name) for the ATE/ATT options."""
+        d = ctx.data
+        name = type(self).__name__
+        keep = np.ones(d.n, dtype=bool)
+        w = None if d.sample_weight is None else d.sample_weight.copy()
+        label = "ATT" if att else "ATE"
+        if subset is not None:
+            keep &= self._per_row(subset, "subset", ctx, boolean=True)
+            if not keep.any():
+                raise EstimatorInputError("subset selects no rows; pass a mask with some True.")
+            label += f" on a subset ({int(keep.sum()):,} of {d.n:,} units)"
+        if weights is not None:
+            uw = self._per_row(weights, "weights", ctx, boolean=False)
+            w = uw if w is None else w * uw
+            label = "weighted " + label
+        if (trim is not None or overlap_weights) and not d.discrete:
+            raise EstimatorInputError(
+                "trim= and overlap_weights= need a discrete treatment (they act on the "
+                "propensity); T is continuous."
+            )
+        if (trim is not None or overlap_weights) and att:
+            raise EstimatorInputError(
+                "trim= and overlap_weights= apply to the ATE; the ATT already weights by the "
+                "treated's covariate distribution (use subset= to restrict it)."
+            )
+        if trim is not None and overlap_weights:
+            raise EstimatorInputError(
+                "Pass either trim= or overlap_weights=True, not both: each defines its own "
+                "target population."
+            )
+        if trim is not None or overlap_weights:
+            assert ctx.nuis.e is not None
+            e = ctx.nuis.e
+            pair = e[:, a + 1] / np.maximum(e[:, a + 1] + e[:, 0], 1e-12)
+            if overlap_weights:
+                h = pair * (1.0 - pair)
+                w = h if w is None else w * h
+                label = "ATO (overlap weights)" if label == "ATE" else label + ", overlap-weighted"
+            else:
+                lo, hi = _trim_bounds(trim, pair[keep], name)
+                inside = (pair >= lo) & (pair <= hi)
+                dropped = int((keep & ~inside).sum())
+                keep &= inside
+                if keep.sum() < 2:
+                    raise EstimatorInputError(
+                        f"trim={trim!r} keeps {int(keep.sum())} unit(s); loosen the bounds."
+                    )
+                label += f", trimmed to {lo:.3g} <= e(x) <= {hi:.3g} ({dropped:,} units dropped)"
+        rows = np.flatnonzero(keep)
+        return rows, (None if w is None else w[rows]), label
+
+    def _per_row(self, values: Any, arg: str, ctx: Context, *, boolean: bool) -> np.ndarray:
+        """A per-row mask/weight vector, matched to the fitted rows by index when pandas."""
+        d = ctx.data
+        if (
+            isinstance(values, pd.Series | pd.DataFrame)
+            and d.index is not None
+            and not values.index.equals(d.index)
+        ):
+            if not (values.index.is_unique and set(values.index) == set(d.index)):
+                raise EstimatorInputError(
+                    f"{arg} has index labels other than the data's given to fit; pass it "
+                    "with the same index (or as a numpy array in the fitted row order)."
+                )
+            values = values.loc[d.index]
+        arr = np.asarray(values).reshape(-1)
+        if arr.shape[0] != d.n:
+            raise EstimatorInputError(
+                f"{arg} has {arr.shape[0]} rows but fit saw {d.n}; pass one value per fitted row."
+            )
+        if boolean:
+            if arr.dtype != bool:
+                raise EstimatorInputError(
+                    f"{arg} must be a boolean mask (one True/False per fitted row); got "
+                    f"dtype {arr.dtype}."
+                )
+            return arr
+        try:
+            out = arr.astype(float)
+        except (TypeError, ValueError) as exc:
+            raise EstimatorInputError(f"{arg} must be numeric; got dtype {arr.dtype}.") from exc
+        if not np.isfinite(out).all() or (out < 0).any() or out.sum() <= 0:
+            raise EstimatorInputError(f"{arg} must be finite and non-negative with a positive sum.")
+        return out
+
+    def _ate_one(
+        self,
+        ctx: Context,
+        j: int,
+        a: int,
+        alpha: float,
+        *,
+        subset: Any = None,
+        weights: Any = None,
+        trim: Any = None,
+        overlap_weights: bool = False,
+        att: bool = False,
+    ) -> ATEResult:
         d = ctx.data
         label = f"{d.levels[a + 1]} vs {d.levels[0]}" if d.discrete else "T"
-        if d.discrete:
-            assert ctx.dr is not None
-            return mean_effect_from_scores(
-                ctx.dr[:, j, a],
-                sample_weight=d.sample_weight,
-                groups=d.groups,
+        rows, w, estimand = self._population(ctx, a, subset, weights, trim, overlap_weights, att)
+        groups = None if d.groups is None else d.groups[rows]
+        if att:
+            if not d.discrete:
+                raise EstimatorInputError(
+                    "att() needs a discrete treatment: with a continuous T there is no single "
+                    "treated group (use ate(), the partially-linear effect)."
+                )
+            assert ctx.nuis.mu is not None and ctx.nuis.e is not None
+            return att_effect(
+                d.y[rows, j],
+                d.t_codes[rows] == a + 1,
+                d.t_codes[rows] == 0,
+                ctx.nuis.mu[rows, j, 0],
+                ctx.nuis.e[rows, a + 1],
+                ctx.nuis.e[rows, 0],
+                clip=ctx.clip,
+                sample_weight=w,
+                groups=groups,
                 alpha=alpha,
                 outcome=d.outcome_names[j],
                 treatment=label,
             )
-        return plr_ate(
-            ctx.y_res[:, j],
-            ctx.t_res[:, 0],
-            sample_weight=d.sample_weight,
-            groups=d.groups,
+        if d.discrete:
+            assert ctx.dr is not None
+            return mean_effect_from_scores(
+                ctx.dr[rows, j, a],
+                sample_weight=w,
+                groups=groups,
+                alpha=alpha,
+                outcome=d.outcome_names[j],
+                treatment=label,
+                estimand=estimand,
+            )
+        res = plr_ate(
+            ctx.y_res[rows, j],
+            ctx.t_res[rows, 0],
+            sample_weight=w,
+            groups=groups,
             alpha=alpha,
             outcome=d.outcome_names[j],
             treatment=label,
         )
+        return _relabel(res, estimand)
+
+    def _outcome_index(self, ctx: Context, outcome: Any) -> int:
+        names = ctx.data.outcome_names
+        if outcome is None:
+            if len(names) > 1:
+                raise EstimatorInputError(
+                    f"Several outcomes were fitted ({names}); pass outcome=<name>."
+                )
+            return 0
+        if str(outcome) in names:
+            return names.index(str(outcome))
+        raise EstimatorInputError(f"outcome={outcome!r} is not one of {names}.")
 
     def ate_inference(
-        self, alpha: float = 0.05, *, T1: Any = None, outcome: Any = None
+        self,
+        alpha: float = 0.05,
+        *,
+        T1: Any = None,
+        outcome: Any = None,
+        subset: Any = None,
+        weights: Any = None,
+        trim: Any = None,
+        overlap_weights: bool = False,
     ) -> ATEResult:
         """The doubly-robust ATE on the training data with its influence-function inference.
 
@@ -562,32 +717,86 @@ class BaseCate:
             The arm (multi-valued treatments).
         outcome : str, optional
             The outcome, when several were fitted.
+        subset : array-like of bool, shape (n,), optional
+            Average only over these fitted rows (e.g. one format): the ATE of that subgroup.
+        weights : array-like of shape (n,), optional
+            Average with these non-negative weights (times ``sample_weight``).
+        trim : {"crump"}, float, (float, float) or None
+            Drop units whose propensity (of the arm among arm and control) is outside bounds:
+            ``"crump"`` the rule of Crump et al. (2009) (:func:`estimators.crump_threshold`),
+            a float ``a`` for ``[a, 1 - a]``, a pair for ``[low, high]``. **The estimand
+            changes** to the ATE of the units kept; ``result.estimand`` says which.
+        overlap_weights : bool
+            Weight units by ``e (1 - e)``: the overlap-weighted effect (ATO, Li, Morgan &
+            Zaslavsky 2018) — also a different estimand, named in ``result.estimand``.
 
         Returns
         -------
         ATEResult
+            ``effect``, interval, ``se``, ``pvalue``, ``contrast`` ("<arm> vs <control>"),
+            ``n`` and ``estimand``; prints and renders in notebooks.
+
+        Examples
+        --------
+        >>> import numpy as np, estimators
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(600, 2)); T = rng.integers(0, 2, 600)
+        >>> Y = X[:, 0] + 2 * T + rng.normal(size=600)
+        >>> est = estimators.LinearDML(cv=2, random_state=0).fit(Y, T, X=X)
+        >>> r = est.ate_inference(trim="crump")
+        >>> r.contrast, r.estimand.startswith("ATE")
+        ('1 vs 0', True)
         """
         check_params(type(self).__name__, {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
         ctx = self._fitted()
         a1, _, _ = self._arm(ctx, None, T1)
-        names = ctx.data.outcome_names
-        if outcome is None:
-            if len(names) > 1:
-                raise EstimatorInputError(
-                    f"Several outcomes were fitted ({names}); pass outcome=<name>."
-                )
-            j = 0
-        elif str(outcome) in names:
-            j = names.index(str(outcome))
-        else:
-            raise EstimatorInputError(f"outcome={outcome!r} is not one of {names}.")
-        return self._ate_one(ctx, j, a1, alpha)
+        j = self._outcome_index(ctx, outcome)
+        return self._ate_one(
+            ctx,
+            j,
+            a1,
+            alpha,
+            subset=subset,
+            weights=weights,
+            trim=trim,
+            overlap_weights=overlap_weights,
+        )
 
-    def _ate_all(self, alpha: float, T1: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Context]:
+    def att_inference(
+        self,
+        alpha: float = 0.05,
+        *,
+        T1: Any = None,
+        outcome: Any = None,
+        subset: Any = None,
+        weights: Any = None,
+    ) -> ATEResult:
+        """The doubly-robust effect on the treated (ATT) with its influence-function inference.
+
+        The ATTE score of DoubleML (Hahn 1998; :func:`estimators.att_effect`) from the shared
+        cross-fitted nuisances: the effect on the units that did receive the arm (the boosted
+        content), cluster-robust (CR2, Bell–McCaffrey t) under ``groups`` as :meth:`ate`.
+        ``subset``/``weights`` as in :meth:`ate_inference` (the ATT of the treated in the
+        subset).
+
+        Returns
+        -------
+        ATEResult
+            With ``estimand="ATT"``.
+        """
         check_params(type(self).__name__, {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
         ctx = self._fitted()
         a1, _, _ = self._arm(ctx, None, T1)
-        res = [self._ate_one(ctx, j, a1, alpha) for j in range(ctx.data.y.shape[1])]
+        j = self._outcome_index(ctx, outcome)
+        return self._ate_one(ctx, j, a1, alpha, subset=subset, weights=weights, att=True)
+
+    def _ate_all(
+        self, alpha: float, T1: Any, **options: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Context]:
+        check_params(type(self).__name__, {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
+        ctx = self._fitted()
+        a1, _, _ = self._arm(ctx, None, T1)
+        res = [self._ate_one(ctx, j, a1, alpha, **options) for j in range(ctx.data.y.shape[1])]
         return (
             np.array([r.effect for r in res]),
             np.array([r.effect_ci_lower for r in res]),
@@ -601,16 +810,84 @@ class BaseCate:
             return float(arr[0])
         return pd.Series(arr, index=d.outcome_names) if d.y_pandas else arr
 
-    def ate(self, *, T1: Any = None) -> Any:
+    def ate(
+        self,
+        *,
+        T1: Any = None,
+        subset: Any = None,
+        weights: Any = None,
+        trim: Any = None,
+        overlap_weights: bool = False,
+    ) -> Any:
         """Doubly-robust ATE on the training data (float; per outcome if several).
 
-        See :meth:`ate_inference` for how it is computed.
+        See :meth:`ate_inference` for how it is computed, the options (a subgroup, weights,
+        trimming, overlap weights) and the result object with SE, p-value and contrast label.
         """
-        eff, _, _, ctx = self._ate_all(0.05, T1)
+        eff, _, _, ctx = self._ate_all(
+            0.05, T1, subset=subset, weights=weights, trim=trim, overlap_weights=overlap_weights
+        )
         return self._ate_shape(eff, ctx)
 
-    def ate_interval(self, alpha: float = 0.05, *, T1: Any = None) -> tuple[Any, Any]:
+    def ate_interval(
+        self,
+        alpha: float = 0.05,
+        *,
+        T1: Any = None,
+        subset: Any = None,
+        weights: Any = None,
+        trim: Any = None,
+        overlap_weights: bool = False,
+    ) -> tuple[Any, Any]:
         """``1 - alpha`` interval of :meth:`ate` from the influence function (cluster-robust
         with ``groups``) — not the conservative average of CATE intervals (econml #479)."""
-        _, lo, hi, ctx = self._ate_all(alpha, T1)
+        _, lo, hi, ctx = self._ate_all(
+            alpha, T1, subset=subset, weights=weights, trim=trim, overlap_weights=overlap_weights
+        )
         return self._ate_shape(lo, ctx), self._ate_shape(hi, ctx)
+
+    def att(self, *, T1: Any = None, subset: Any = None, weights: Any = None) -> Any:
+        """Doubly-robust ATT on the training data (float; per outcome if several).
+
+        See :meth:`att_inference`.
+        """
+        eff, _, _, ctx = self._ate_all(0.05, T1, subset=subset, weights=weights, att=True)
+        return self._ate_shape(eff, ctx)
+
+    def att_interval(
+        self, alpha: float = 0.05, *, T1: Any = None, subset: Any = None, weights: Any = None
+    ) -> tuple[Any, Any]:
+        """``1 - alpha`` interval of :meth:`att` (influence function; CR2 under ``groups``)."""
+        _, lo, hi, ctx = self._ate_all(alpha, T1, subset=subset, weights=weights, att=True)
+        return self._ate_shape(lo, ctx), self._ate_shape(hi, ctx)
+
+
+def _relabel(res: ATEResult, estimand: str) -> ATEResult:
+    from dataclasses import replace
+
+    return replace(res, estimand=estimand)
+
+
+def _trim_bounds(trim: Any, pair: np.ndarray, name: str) -> tuple[float, float]:
+    """``trim`` ("crump", a float ``a`` or a pair) as ``(low, high)`` propensity bounds."""
+    if isinstance(trim, str):
+        if trim != "crump":
+            raise EstimatorInputError(
+                f"The 'trim' parameter of {name} must be 'crump', a float in (0, 0.5) or a "
+                f"(low, high) pair. Got {trim!r} instead."
+            )
+        a = crump_threshold(pair)
+        return a, 1.0 - a
+    if isinstance(trim, int | float) and not isinstance(trim, bool) and 0 < trim < 0.5:
+        return float(trim), 1.0 - float(trim)
+    if (
+        isinstance(trim, tuple | list)
+        and len(trim) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in trim)
+        and 0 <= trim[0] < trim[1] <= 1
+    ):
+        return float(trim[0]), float(trim[1])
+    raise EstimatorInputError(
+        f"The 'trim' parameter of {name} must be 'crump', a float in (0, 0.5) or a (low, high) "
+        f"pair with 0 <= low < high <= 1. Got {trim!r} instead."
+    )

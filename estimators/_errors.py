@@ -6,7 +6,12 @@ from :class:`ValueError` (as scikit-learn's ``NotFittedError`` does), so generic
 
 from __future__ import annotations
 
-__all__ = ["EstimatorInputError", "NotFittedError", "OverlapWarning"]
+__all__ = [
+    "EstimatorInputError",
+    "HighCardinalityWarning",
+    "NotFittedError",
+    "OverlapWarning",
+]
 
 
 class EstimatorInputError(ValueError):
@@ -19,3 +24,7 @@ class NotFittedError(ValueError, AttributeError):
 
 class OverlapWarning(UserWarning):
     """Some estimated propensities were outside ``[clip, 1 - clip]`` and were clipped."""
+
+
+class HighCardinalityWarning(UserWarning):
+    """A categorical modifier or confounder has very many levels (few units per level)."""

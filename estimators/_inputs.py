@@ -11,13 +11,22 @@ time, naming the column and the levels.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from estimators._errors import EstimatorInputError
+from estimators._errors import EstimatorInputError, HighCardinalityWarning
+from estimators._rules import (
+    MIN_UNITS_PER_ARM,
+    ambiguous_control,
+    default_control,
+    high_cardinality_message,
+    missing_values_fix,
+    too_few_units,
+)
 
 __all__ = ["Column", "FinalEncoder", "Prepared", "frame_like", "prepare"]
 
@@ -98,7 +107,7 @@ def _as_frame(data: Any, arg: str, prefix: str) -> tuple[pd.DataFrame, bool]:
 
 
 def _clean_features(
-    data: Any, arg: str, prefix: str
+    data: Any, arg: str, prefix: str, role: str = "modifier"
 ) -> tuple[pd.DataFrame, list[Column], bool, pd.Index | None]:
     index = data.index if isinstance(data, pd.DataFrame | pd.Series) else None
     df, is_pandas = _as_frame(data, arg, prefix)
@@ -110,12 +119,16 @@ def _clean_features(
     for col in df.columns:
         s = df[col]
         if s.isna().any():
+            n_missing = int(s.isna().sum())
             raise EstimatorInputError(
-                f"{arg} column {col!r} has {int(s.isna().sum())} missing values; impute or drop "
-                "those rows before fitting."
+                f"{arg} column {col!r} has {n_missing} missing values in {len(s)} rows; "
+                f"{missing_values_fix(n_missing, len(s))} before fitting."
             )
         if _is_categorical(s):
             levels = tuple(sorted(pd.unique(s.astype(object)), key=lambda v: (str(type(v)), v)))
+            msg = high_cardinality_message(role, f"{arg}.{col}", len(levels))
+            if msg is not None:
+                warnings.warn(msg, HighCardinalityWarning, stacklevel=5)
             out[col] = pd.Series(pd.Categorical(s.astype(object), categories=list(levels)))
             schema.append(Column(col, True, levels))
         else:
@@ -211,10 +224,13 @@ def _treatment(
             raise EstimatorInputError("T is constant; there is no treatment variation to use.")
         return False, (), np.empty(0, dtype=int), t
     levels = sorted(uniq.tolist(), key=lambda v: (str(type(v)), v))
-    if control is None:
-        # the level itself (so a boolean T gets False, not the int 0)
-        control = next((v for v in levels if v == 0 or v == "control"), levels[0])
-    elif control not in levels:
+    if control is None and len(levels) >= 2:
+        # the level itself (so a boolean T gets False, not the int 0); never the first in sort
+        # order by default: {"ctl", "boost"} would silently make "boost" the reference
+        control = default_control(levels)
+        if control is None:
+            raise EstimatorInputError(ambiguous_control(levels))
+    elif control is not None and control not in levels:
         raise EstimatorInputError(
             f"The control level {control!r} is not among the treatment levels {levels[:10]}; "
             "pass one of them as control=."
@@ -227,13 +243,51 @@ def _treatment(
     ordered = (control, *[v for v in levels if v != control])
     codes = pd.Categorical(s.to_numpy(dtype=object), categories=list(ordered)).codes.astype(int)
     counts = np.bincount(codes, minlength=len(ordered))
-    if counts.min() < 2:
-        bad = ordered[int(np.argmin(counts))]
+    few = too_few_units(ordered, counts, MIN_UNITS_PER_ARM)
+    if few is not None:
         raise EstimatorInputError(
-            f"Treatment arm {bad!r} has {counts.min()} unit(s); each arm needs at least 2 (more "
-            "in practice). Drop or merge that arm."
+            f"Treatment arm {few[0]!r} has only {few[1]} unit(s); each arm needs at least "
+            f"{MIN_UNITS_PER_ARM} (the same rule as causal.validate). Collect more data, or drop "
+            "or merge that arm."
         )
     return True, ordered, codes, np.empty(0)
+
+
+def _align(inputs: dict[str, Any]) -> list[Any]:
+    """The inputs, pandas ones aligned on their index (see :func:`prepare`)."""
+    given = {k: v for k, v in inputs.items() if v is not None}
+    pandas = {k: v for k, v in given.items() if isinstance(v, pd.Series | pd.DataFrame)}
+    if len(pandas) < 2:
+        return list(inputs.values())
+    ref_name, ref = next(iter(pandas.items()))
+    ref_index = ref.index
+    differ = [k for k, v in pandas.items() if len(v) == len(ref) and not v.index.equals(ref_index)]
+    if not differ:  # same indexes (or different lengths: reported later, by name)
+        return list(inputs.values())
+    same_labels = ref_index.is_unique and all(
+        pandas[k].index.is_unique and bool(pandas[k].index.isin(ref_index).all()) for k in differ
+    )
+    if same_labels and len(pandas) == len(given):
+        out = dict(inputs)
+        for k in differ:
+            out[k] = pandas[k].loc[ref_index]
+        return list(out.values())
+    first = differ[0]
+    if not same_labels:
+        why = f"{first} and {ref_name} have different index labels"
+    else:
+        arrays = [k for k in given if k not in pandas]
+        why = (
+            f"{first} and {ref_name} have the same index labels in a different order, and "
+            f"{', '.join(arrays)} {'is' if len(arrays) == 1 else 'are'} not pandas, so the rows "
+            "cannot be matched by label"
+        )
+    raise EstimatorInputError(
+        f"{why}; matching rows by position would pair each unit with another unit's values. "
+        f"Align them first (e.g. {first} = {first}.reindex({ref_name}.index)), pass every "
+        "input as pandas with the same index labels, or pass numpy arrays (.to_numpy()) to match "
+        "by position on purpose."
+    )
 
 
 def prepare(
@@ -247,7 +301,16 @@ def prepare(
     discrete_treatment: bool | None,
     control: Any,
 ) -> Prepared:
-    """Validate and convert ``fit`` inputs (copies only; the caller's objects are untouched)."""
+    """Validate and convert ``fit`` inputs (copies only; the caller's objects are untouched).
+
+    pandas inputs are matched on their index, never silently by position: when every input
+    given is a pandas object with the same (unique) index labels in another order, they are
+    aligned to the first one's order (``Y``'s when it is pandas); when their indexes differ
+    otherwise, an :class:`EstimatorInputError` says which.
+    """
+    Y, T, X, W, sample_weight, groups = _align(
+        {"Y": Y, "T": T, "X": X, "W": W, "sample_weight": sample_weight, "groups": groups}
+    )
     y_pandas = isinstance(Y, pd.Series | pd.DataFrame)
     if isinstance(Y, pd.DataFrame):
         names = [str(c) for c in Y.columns]
@@ -292,7 +355,7 @@ def prepare(
         if len(Xf) != n:
             raise EstimatorInputError(f"X has {len(Xf)} rows but Y has {n}; pass rows that match.")
     if W is not None:
-        Wf, ws, _, _ = _clean_features(W, "W", "w")
+        Wf, ws, _, _ = _clean_features(W, "W", "w", role="confounder")
         if len(Wf) != n:
             raise EstimatorInputError(f"W has {len(Wf)} rows but Y has {n}; pass rows that match.")
         if Xf is not None:

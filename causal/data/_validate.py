@@ -283,14 +283,15 @@ def _encode(
     df: pd.DataFrame, column: str, role: str, max_levels: int, notes: list[str]
 ) -> tuple[pd.DataFrame, CategoricalEncoding | None]:
     """One column as numeric feature(s): numeric passes through, categorical is one-hot."""
+    from estimators._rules import high_cardinality_message, missing_values_fix
+
     s = df[column]
     if _is_numeric(s):
-        a = _finite(
-            _float(s),
-            column,
-            role,
-            "drop or impute those rows, or encode the column as a category.",
-        )
+        a = _float(s)
+        n_nan = int(np.isnan(a).sum())
+        fix = missing_values_fix(n_nan, a.size)
+        more = "." if n_nan >= a.size else ", or encode the column as a category."
+        a = _finite(a, column, role, fix + more)
         return pd.DataFrame({column: a}, index=pd.RangeIndex(len(a))), None
     if pd.api.types.is_datetime64_any_dtype(s.dtype) or isinstance(s.dtype, pd.PeriodDtype):
         raise NonNumericColumnError(
@@ -307,11 +308,8 @@ def _encode(
     if isinstance(s.dtype, pd.CategoricalDtype):  # unused categories keep their columns
         seen |= {_text(c) for c in s.dtype.categories}
     levels = sorted(seen - {MISSING_LEVEL}) + ([MISSING_LEVEL] if MISSING_LEVEL in seen else [])
-    if len(levels) > max_levels:
-        msg = (
-            f"The {role} column '{column}' has {len(levels):,} levels; one-hot encoding makes "
-            f"{len(levels) - 1:,} columns. Group rare levels or pass a numeric summary instead."
-        )
+    msg = high_cardinality_message(role, column, len(levels), max_levels)
+    if msg is not None:
         warnings.warn(msg, HighCardinalityWarning, stacklevel=3)
         notes.append(msg)
     position = {lvl: i for i, lvl in enumerate(levels)}
@@ -445,15 +443,18 @@ def _treatment(
     else:
         levels = tuple(values.tolist())
         codes = pd.Categorical(_labels(s), categories=list(levels)).codes.astype(np.int64)
+    from estimators._rules import too_few_units
+
     counts = np.bincount(codes, minlength=len(levels))
-    for lvl, cnt in zip(levels, counts, strict=True):
-        if cnt < min_units_per_arm:
-            arm = {0: "control", 1: "treated"}.get(lvl, repr(lvl)) if kind == "binary" else None
-            which = f"{arm} units ('{col}' = {lvl!r})" if arm else f"units with '{col}' = {lvl!r}"
-            raise InsufficientDataError(
-                f"Only {int(cnt):,} {which}; at least {min_units_per_arm:,} per arm are "
-                "needed (see 'min_units_per_arm')."
-            )
+    few = too_few_units(levels, counts, min_units_per_arm)
+    if few is not None:
+        lvl, cnt = few
+        arm = {0: "control", 1: "treated"}.get(lvl, repr(lvl)) if kind == "binary" else None
+        which = f"{arm} units ('{col}' = {lvl!r})" if arm else f"units with '{col}' = {lvl!r}"
+        raise InsufficientDataError(
+            f"Only {int(cnt):,} {which}; at least {min_units_per_arm:,} per arm are "
+            "needed (see 'min_units_per_arm')."
+        )
     if kind == "binary":
         return _readonly(a), "binary", (0, 1)
     return _readonly(codes.astype(np.int64)), "multi", levels
