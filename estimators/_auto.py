@@ -48,6 +48,24 @@ DEFAULT_CANDIDATES: tuple[str, ...] = (
 
 #: Two-sided level at which a candidate's loss is called "tied" with the best one's.
 TIE_ALPHA = 0.05
+#: Blend members below this weight are dropped (the rest renormalised) before the all-rows
+#: refit: they move the blend little and each costs a full final-stage fit.
+MIN_BLEND_WEIGHT = 0.05
+
+
+def _drop_small(weights: np.ndarray) -> np.ndarray:
+    """Zero the weights below :data:`MIN_BLEND_WEIGHT` and renormalise (keeps the largest).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _drop_small(np.array([0.5, 0.47, 0.03])).round(3).tolist()
+    [0.515, 0.485, 0.0]
+    """
+    out = np.where(weights >= MIN_BLEND_WEIGHT, weights, 0.0)
+    if out.sum() <= 0:
+        out = np.eye(weights.size)[int(np.argmax(weights))]
+    return out / out.sum()
 
 
 def causal_losses(
@@ -158,10 +176,15 @@ class AutoCate(BaseCate):
        against 1.061 (DRLearner; -0.04 +- 0.10). Selecting the best candidate instead of
        blending did worse on both (0.586 on IHDP, 1.31 on seeds 1-6).
 
-    Intervals: ``effect_interval`` delegates to the selected candidate when it has valid
-    intervals (CausalForest, DRLearner, LinearDML); otherwise (a meta-learner or a blend) it
-    raises ``NotImplementedError`` — pass ``require_intervals=True`` to choose only among
-    candidates with intervals. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
+    Intervals: ``effect_interval`` works with every strategy. When one candidate with its own
+    variance is selected (CausalForest, DRLearner, LinearDML) it is that candidate's interval.
+    For a blend or a selected meta-learner it is an honest forest on the doubly-robust
+    residuals of the blend's out-of-fold predictions (the scoring folds' final stages, so no
+    extra cross-fitting; ``estimators._intervals``), fitted on the first call: centred on the
+    fold-averaged blend plus the forest's correction (which can differ from ``effect()``),
+    cluster-robust with ``groups``. ``require_intervals=True`` still restricts the choice to
+    candidates with their own variance. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
+    Blend members below weight :data:`MIN_BLEND_WEIGHT` are dropped before the all-rows refit.
 
     Known weaknesses: the candidates' final stages on the scoring folds use out-of-fold
     nuisances that were themselves trained partly on the scored rows (as in single-split
@@ -181,7 +204,8 @@ class AutoCate(BaseCate):
         XLearner) that support the treatment type.
     strategy : {"auto", "select", "ensemble"}, default "auto"
     require_intervals : bool, default False
-        Only candidates with valid CATE intervals compete.
+        Only candidates with their own CATE variance (CausalForest, DRLearner, LinearDML)
+        compete, and one is selected.
     max_score_samples : int, default 10000
         Rows used to score candidates (all rows when fewer).
     cv, clip, max_onehot_levels, discrete_treatment, control, nuisance_params,
@@ -287,7 +311,7 @@ class AutoCate(BaseCate):
                         "continuous; use CausalForest or LinearDML."
                     )
                 continue
-            if self.require_intervals and not est._supports_intervals:
+            if self.require_intervals and not getattr(est, "_native_intervals", True):
                 continue
             out.append(est)
         if not out:
@@ -373,11 +397,14 @@ class AutoCate(BaseCate):
         folds = ctx.nuis.folds[rows]
         d_y = ctx.data.y.shape[1]
         preds = np.empty((len(cands), len(rows), d_y, ctx.k))
+        fold_ids = np.unique(folds)
+        fold_states: list[list[Any]] = [[] for _ in cands]
         for c, est in enumerate(cands):
-            for k in np.unique(folds):
+            for k in fold_ids:
                 tr, te = rows[folds != k], folds == k
                 state = est._final_fit(ctx, tr)
                 preds[c, te] = est._final_predict_rows(state, ctx, rows[te])[0]
+                fold_states[c].append(state)
         dr = None if ctx.dr is None else ctx.dr[rows]
         losses = np.stack(
             [causal_losses(p, dr=dr, y_res=ctx.y_res[rows], t_res=ctx.t_res[rows]) for p in preds]
@@ -388,7 +415,7 @@ class AutoCate(BaseCate):
         weights = np.zeros(len(cands))
         best = int(np.argmin(table.set_index("estimator").loc[names, "loss"].to_numpy()))
         if self._strategy() == "ensemble" and len(cands) > 1:
-            weights = self._blend(preds, ctx, rows, sw)
+            weights = _drop_small(self._blend(preds, ctx, rows, sw))
         else:
             weights[best] = 1.0
         table["weight"] = table["estimator"].map(dict(zip(names, weights, strict=True)))
@@ -398,6 +425,14 @@ class AutoCate(BaseCate):
             if wgt > 0:
                 members.append((est, est._final_fit(ctx, all_rows), float(wgt)))
         self._members = members
+        # the scoring folds' states, kept for the interval of a blend / meta-learner
+        self._fold_members = [
+            (est, fold_states[c], float(weights[c]))
+            for c, est in enumerate(cands)
+            if weights[c] > 0
+        ]
+        self._fold_ids = fold_ids
+        self._interval_cache = None
         self.score_table_ = table
         self.weights_ = pd.Series(weights, index=names, name="weight")
         if len(members) == 1:
@@ -461,6 +496,8 @@ class AutoCate(BaseCate):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var and not self._native():
+            return self._offset_predict(ctx, Xf)
         total = None
         var = None
         for est, st, wgt in state:
@@ -470,23 +507,35 @@ class AutoCate(BaseCate):
         assert total is not None
         return total, var
 
+    def _native(self) -> bool:
+        """Whether one candidate with its own variance (forest / sandwich) was selected."""
+        members = self._members
+        return len(members) == 1 and getattr(members[0][0], "_native_intervals", True)
+
+    def _offset_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The residual-forest interval around the blend (``estimators._intervals``)."""
+        from estimators._intervals import fit_offset_forest, fold_average, offset_interval
+
+        if self._interval_cache is None or self._interval_cache[0] is not ctx:
+            # out-of-fold blend on every row: rows of fold f from the states that left f out
+            oof = np.zeros((ctx.data.n, ctx.data.y.shape[1], ctx.k))
+            for f in np.unique(ctx.nuis.folds):
+                idx = np.flatnonzero(ctx.nuis.folds == f)
+                hit = np.flatnonzero(self._fold_ids == f)
+                for est, states, wgt in self._fold_members:
+                    if hit.size:
+                        tau = est._final_predict_rows(states[int(hit[0])], ctx, idx)[0]
+                    else:  # no scored row in fold f: every state left it out
+                        assert ctx.data.X is not None
+                        Xi = ctx.data.X.iloc[idx].reset_index(drop=True)
+                        tau = fold_average(est, states, ctx, Xi)
+                    oof[idx] += wgt * tau
+            self._interval_cache = (ctx, fit_offset_forest(ctx, oof))
+        return offset_interval(self._fold_members, self._interval_cache[1], ctx, Xf)
+
     def effect_interval(
         self, X: Any = None, *, alpha: float = 0.05, T1: Any = None
     ) -> tuple[Any, Any]:
-        """Intervals of the selected candidate (see the class docstring for when it raises)."""
+        """Pointwise ``1 - alpha`` CATE intervals (see the class docstring, "Intervals")."""
         check_params("AutoCate", {"alpha": alpha}, {"alpha": Real(0.0, 1.0)})
-        ctx = self._fitted()
-        if ctx.data.X is not None:
-            if self.best_estimator_ is None:
-                raise NotImplementedError(
-                    "AutoCate blended several candidates (the default strategy 'auto' blends); a "
-                    "blend has no valid CATE interval. Refit with require_intervals=True (it "
-                    "then selects among CausalForest, DRLearner and LinearDML)."
-                )
-            if not self.best_estimator_._supports_intervals:
-                raise NotImplementedError(
-                    f"AutoCate selected {self.selected_}, which has no valid CATE intervals. "
-                    "Refit with require_intervals=True to choose among CausalForest, DRLearner "
-                    "and LinearDML; ate_interval() is valid either way."
-                )
         return super().effect_interval(X, alpha=alpha, T1=T1)

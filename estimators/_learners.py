@@ -11,12 +11,16 @@ CausalForest  econml ``grf.CausalForest`` (the final model of econml's      hone
 LinearDML     WLS of ``y~`` on ``t~ x [1, X]`` (econml ``LinearDML``)       HC1 / cluster CR1
 DRLearner     econml ``grf.RegressionForest`` (``final="forest"``) or WLS   honest forest /
               (``final="linear"``) on the AIPW pseudo-outcomes              HC1 / CR1
-XLearner      LightGBM on imputed effects, blended by the propensity       none (raises)
-TLearner      difference of the per-arm LightGBM outcome models            none (raises)
-SLearner      one LightGBM with T as a feature                             none (raises)
+XLearner      LightGBM on imputed effects, blended by the propensity       residual forest
+TLearner      difference of the per-arm LightGBM outcome models            residual forest
+SLearner      one LightGBM with T as a feature                             residual forest
 ============  ===========================================================  ==============
 
-``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them.
+``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them. "residual forest":
+the meta-learners have no variance of their own; their interval is an honest forest on the
+doubly-robust residuals of their cross-fitted final stage (``estimators._intervals``), centred
+on the bias-corrected estimate, which can differ from ``effect()``; cluster-robust with
+``groups``.
 """
 
 from __future__ import annotations
@@ -471,10 +475,26 @@ class DRLearner(_Common):
 
 
 class _MetaLearner(_Common):
-    """Discrete-treatment meta-learners with LightGBM base models; no CATE intervals."""
+    """Discrete-treatment meta-learners with LightGBM base models.
+
+    They have no variance of their own: ``effect_interval`` comes from an honest forest on the
+    doubly-robust residuals of their cross-fitted final stage (``estimators._intervals``),
+    fitted on the first call.
+    """
 
     _supports_continuous: ClassVar[bool] = False
-    _supports_intervals: ClassVar[bool] = False
+    #: No native variance: AutoCate(require_intervals=True) leaves them out.
+    _native_intervals: ClassVar[bool] = False
+
+    def _offset_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        from estimators._intervals import crossfit_final, fit_offset_forest, offset_interval
+
+        cache = getattr(self, "_interval_cache", None)
+        if cache is None or cache[0] is not ctx:  # fitted lazily, once per fit
+            states, oof = crossfit_final(self, ctx)
+            cache = (ctx, states, fit_offset_forest(ctx, oof))
+            self._interval_cache = cache
+        return offset_interval([(self, cache[1], 1.0)], cache[2], ctx, Xf)
 
     def __init__(
         self,
@@ -522,8 +542,10 @@ class TLearner(_MetaLearner):
     The per-arm LightGBM models are the nuisance models themselves (no extra fit); new rows are
     predicted by the average of the cross-fitting fold models. With confounders ``W`` the
     contrast (a function of X and W) is projected on X with one more LightGBM fit.
-    ``effect_interval`` raises: bootstrap intervals of meta-learners are not valid; use
-    ``ate_interval`` (doubly robust) or an estimator with intervals.
+    ``effect_interval``: a naive bootstrap of a meta-learner ignores the cross-fitted nuisances
+    and does not cover; the interval is instead an honest forest on the doubly-robust residuals
+    of the cross-fitted contrast (see ``estimators._intervals``; fitted on the first call),
+    centred on the bias-corrected estimate (which can differ from ``effect()``).
     {_META_DOC}
 
     Examples
@@ -554,6 +576,8 @@ class TLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var:  # effect_interval: the residual-forest interval
+            return self._offset_predict(ctx, Xf)
         d_y = ctx.data.y.shape[1]
         tau = np.empty((len(Xf), d_y, ctx.k))
         if state is not None:
@@ -593,7 +617,7 @@ class SLearner(_MetaLearner):
 
     ``tau_a(x) = f(x, a) - f(x, control)``. Tree models may shrink small effects toward zero
     (regularisation bias); prefer it when effects are large relative to noise. With ``W`` the
-    contrast is projected on X. ``effect_interval`` raises (see :class:`TLearner`).
+    contrast is projected on X. ``effect_interval``: see :class:`TLearner`.
     {_META_DOC}
 
     Examples
@@ -650,6 +674,8 @@ class SLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var:  # effect_interval: the residual-forest interval
+            return self._offset_predict(ctx, Xf)
         models, proj = state
         if proj is None:
             return self._contrasts(models, Xf, ctx), None
@@ -666,8 +692,8 @@ class XLearner(_MetaLearner):
     For arm ``a``: imputed effects ``y - mu_0(z)`` on arm units and ``mu_a(z) - y`` on control
     units, each regressed on X with LightGBM (``tau_1``, ``tau_0``), blended as
     ``g(x) tau_0(x) + (1 - g(x)) tau_1(x)`` with ``g = e_a / (e_a + e_0)`` from the propensity
-    fold models (without ``W``) or the arm's share (with ``W``). ``effect_interval`` raises
-    (see :class:`TLearner`).
+    fold models (without ``W``) or the arm's share (with ``W``). ``effect_interval``: as
+    in :class:`TLearner`.
     {_META_DOC}
 
     Examples
@@ -707,6 +733,8 @@ class XLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if with_var:  # effect_interval: the residual-forest interval
+            return self._offset_predict(ctx, Xf)
         tau = np.empty((len(Xf), len(state), ctx.k))
         use_e = ctx.data.W is None and bool(ctx.nuis.e_models)
         e_models = ctx.nuis.e_models if use_e and ctx.nuis.e_models else []

@@ -61,13 +61,15 @@ def test_contract(name: str, data: dict[str, object]) -> None:
     res = est.ate_inference()
     assert res.outcome == "saves" and res.treatment == "1 vs 0" and res.se > 0
 
-    if name in WITH_INTERVALS:
-        lo_c, hi_c = est.effect_interval(X, alpha=0.05)
+    lo_c, hi_c = est.effect_interval(X, alpha=0.05)  # every estimator, default settings
+    assert lo_c.index.equals(X.index) and np.isfinite(lo_c).all()
+    assert (lo_c.to_numpy() < hi_c.to_numpy()).all()
+    if name in WITH_INTERVALS:  # native intervals are centred on effect()
         assert (lo_c.to_numpy() <= eff.to_numpy() + 1e-12).all()
         assert (hi_c.to_numpy() >= eff.to_numpy() - 1e-12).all()
-    else:
-        with pytest.raises(NotImplementedError, match="intervals"):
-            est.effect_interval(X)
+    lo_90, hi_90 = est.effect_interval(X, alpha=0.1)  # same centre, narrower
+    np.testing.assert_allclose((lo_90 + hi_90).to_numpy(), (lo_c + hi_c).to_numpy(), atol=1e-9)
+    assert (hi_90 - lo_90 < hi_c - lo_c).all()
 
     # same seed -> same numbers; numpy inputs -> numpy out, same numbers
     again = make(name).fit(Y, T, X=X, W=W).effect(X)
@@ -156,9 +158,8 @@ def test_autocate_score_table_and_best(data: dict[str, object]) -> None:
     ).fit(data["Y"], data["T"], X=data["X"])
     assert blend.weights_.sum() == pytest.approx(1.0)
     assert (blend.weights_ >= 0).all()
-    if blend.best_estimator_ is None:  # a true blend has no valid CATE interval
-        with pytest.raises(NotImplementedError, match="require_intervals"):
-            blend.effect_interval(data["X"])
+    lo_b, hi_b = blend.effect_interval(data["X"])  # a blend has intervals too
+    assert (np.asarray(lo_b) < np.asarray(hi_b)).all()
     sure = estimators.AutoCate(
         candidates=["LinearDML", "TLearner"],
         require_intervals=True,
