@@ -35,6 +35,7 @@ from estimators._errors import (
     NotFittedError,
     OverlapWarning,
 )
+from estimators._evaluate import Evaluation, evaluate
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -68,4 +69,6 @@ __all__ = [
     "crump_threshold",
     "overlap_weighted_effect",
     "HighCardinalityWarning",
+    "Evaluation",
+    "evaluate",
 ]

@@ -1,0 +1,685 @@
+"""``evaluate``: does a fitted CATE model rank units correctly, and what is targeting worth?
+
+One call returns segment effects (GATE) with a simultaneous band, the best-linear-predictor
+calibration test, GATES/CLAN by CATE quantile, the Qini/TOC curves with RATE (AUTOC, Qini
+coefficient) and the value of "boost the top k%" policies, all with intervals. The numbers come
+from the pure functions in :mod:`estimators._scores`; this module gathers the doubly-robust
+scores and honest CATE predictions and assembles the result.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from estimators._aipw import ATEResult, mean_effect_from_scores
+from estimators._base import BaseCate, Context, build_context
+from estimators._errors import EstimatorInputError
+from estimators._nuisance import make_folds, one_blas_thread
+from estimators._params import Integer, Real, check_params, resolve_rng
+from estimators._scores import (
+    blp_test,
+    clan_table,
+    descending_order,
+    gate_table,
+    median_rule,
+    quantile_gates,
+    rank_groups,
+    rate_table,
+    uplift_curve,
+)
+
+__all__ = ["Evaluation", "evaluate", "honest_cate", "dr_scores"]
+
+#: Default shares for the uplift curve and the top-share policy values.
+DEFAULT_SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
+#: At most this many levels of one categorical modifier enter the CLAN table (most frequent).
+CLAN_MAX_LEVELS = 10
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything :func:`evaluate` measured about one CATE model on one outcome and arm.
+
+    Attributes
+    ----------
+    gate : DataFrame
+        One row per segment: segment ("column=value"), column, value, n, effect, se,
+        effect_ci_lower, effect_ci_upper (pointwise), pvalue, band_lower, band_upper (the
+        simultaneous ``1 - alpha`` band over the whole table). Empty without ``segments``.
+    band_critical_value : float
+        The sup-t critical value of the band (normal scale; 1.96 would be pointwise).
+    ate : ATEResult
+        The doubly-robust average effect on the evaluation rows.
+    blp : DataFrame
+        Rows ``mean`` (b1) and ``heterogeneity`` (b2, the slope on the centred CATE
+        prediction) with effect, se, effect_ci_lower, effect_ci_upper, pvalue. The p-value of
+        ``heterogeneity`` is one-sided (H0: b2 <= 0, as grf after #396): a small value says the
+        model's ranking carries real heterogeneity. b2 near 1: calibrated.
+    gates : DataFrame
+        Average effect per CATE-quantile group (1 = lowest) and "top - bottom".
+    clan : DataFrame
+        Mean of each modifier in the top vs the bottom group, with the difference's interval.
+    qini : DataFrame
+        The uplift curves by share boosted (highest predicted effect first): share,
+        n_targeted, qini (gain over boosting a random share of that size), toc, value,
+        effect_targeted, each with _se/_ci_lower/_ci_upper.
+    rate : DataFrame
+        AUTOC and QINI (area under the Qini curve, the AUUC) with se, interval and one-sided
+        p-value (RATE > 0).
+    policy_values : DataFrame
+        "Boost the top share": share, n_targeted, value (per-unit gain over boosting nobody),
+        value_ci_lower, value_ci_upper, gain_vs_random (+ interval), effect_targeted.
+    n, n_splits, alpha, outcome, treatment : as named.
+    cate_source : str
+        Where the CATE predictions came from (out-of-fold refits, held-out rows, or given).
+    notes : tuple of str
+    """
+
+    gate: pd.DataFrame
+    band_critical_value: float
+    ate: ATEResult
+    blp: pd.DataFrame | None
+    gates: pd.DataFrame | None
+    clan: pd.DataFrame | None
+    qini: pd.DataFrame | None
+    rate: pd.DataFrame | None
+    policy_values: pd.DataFrame | None
+    n: int
+    n_splits: int
+    alpha: float
+    outcome: str
+    treatment: str
+    cate_source: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # -------------------------------------------------------------- conveniences
+    @property
+    def auuc(self) -> float:
+        """Area under the Qini curve (the QINI row of :attr:`rate`)."""
+        if self.rate is None:
+            return float("nan")
+        return float(self.rate.set_index("metric").at["QINI", "effect"])
+
+    @property
+    def heterogeneity_pvalue(self) -> float:
+        """One-sided p-value of the calibration test (is there heterogeneity to target?)."""
+        if self.blp is None:
+            return float("nan")
+        return float(self.blp.set_index("term").at["heterogeneity", "pvalue"])
+
+    def to_pandas(self) -> pd.DataFrame:
+        """All tables stacked in one tidy frame: section, label, n, effect, se, interval,
+        pvalue, band_lower, band_upper."""
+        cols = ["effect", "se", "effect_ci_lower", "effect_ci_upper", "pvalue"]
+        parts = [
+            pd.DataFrame([{"section": "ate", "label": "ATE", "n": self.n, **_ate_row(self.ate)}])
+        ]
+        if len(self.gate):
+            g = self.gate.rename(columns={"segment": "label"})
+            parts.append(
+                g[["label", "n", *cols, "band_lower", "band_upper"]].assign(section="gate")
+            )
+        if self.blp is not None:
+            parts.append(self.blp.rename(columns={"term": "label"}).assign(section="blp"))
+        if self.gates is not None:
+            parts.append(self.gates.rename(columns={"group": "label"}).assign(section="gates"))
+        if self.clan is not None:
+            parts.append(
+                self.clan.rename(columns={"feature": "label"})[["label", *cols]].assign(
+                    section="clan"
+                )
+            )
+        if self.rate is not None:
+            parts.append(self.rate.rename(columns={"metric": "label"}).assign(section="rate"))
+        if self.policy_values is not None:
+            pv = self.policy_values
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "section": "policy_value",
+                        "label": [f"top {s:.0%}" for s in pv["share"]],
+                        "n": pv["n_targeted"],
+                        "effect": pv["value"],
+                        "se": pv["value_se"],
+                        "effect_ci_lower": pv["value_ci_lower"],
+                        "effect_ci_upper": pv["value_ci_upper"],
+                    }
+                )
+            )
+        out = pd.concat(parts, ignore_index=True)
+        order = ["section", "label", "n", *cols, "band_lower", "band_upper"]
+        for c in order:
+            if c not in out.columns:
+                out[c] = np.nan
+        return out[order + [c for c in out.columns if c not in order]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN as None)."""
+
+        def records(df: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+            if df is None:
+                return None
+            return [{k: _json_value(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+        return {
+            "outcome": self.outcome,
+            "treatment": self.treatment,
+            "n": self.n,
+            "alpha": self.alpha,
+            "n_splits": self.n_splits,
+            "cate_source": self.cate_source,
+            "ate": {k: _json_value(v) for k, v in _ate_row(self.ate).items()},
+            "gate": records(self.gate),
+            "band_critical_value": _json_value(self.band_critical_value),
+            "blp": records(self.blp),
+            "gates": records(self.gates),
+            "clan": records(self.clan),
+            "qini": records(self.qini),
+            "rate": records(self.rate),
+            "policy_values": records(self.policy_values),
+            "notes": list(self.notes),
+        }
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = (
+            f"<h4>Evaluation of the CATE model: {esc(self.outcome)}, {esc(self.treatment)}</h4>"
+            f"<p>n = {self.n:,}; ATE {self.ate.effect:.4g} "
+            f"[{self.ate.effect_ci_lower:.4g}, {self.ate.effect_ci_upper:.4g}]"
+        )
+        if self.blp is not None:
+            b2 = self.blp.set_index("term").loc["heterogeneity"]
+            head += f"; calibration slope {b2['effect']:.3g} (one-sided p = {b2['pvalue']:.3g})"
+        if self.rate is not None:
+            r = self.rate.set_index("metric").loc["AUTOC"]
+            head += f"; AUTOC {r['effect']:.4g} [{r['effect_ci_lower']:.4g}, {r['effect_ci_upper']:.4g}]"
+        head += f".</p><p>CATE predictions: {esc(self.cate_source)}.</p>"
+        parts = [head]
+        for title, df in (
+            (f"Segment effects (band: all segments together, {1 - self.alpha:.0%})", self.gate),
+            ("Calibration (best linear predictor)", self.blp),
+            ("Effects by predicted-effect group (GATES)", self.gates),
+            ("Boost the top share", self.policy_values),
+            ("Rank-weighted average treatment effects", self.rate),
+        ):
+            if df is not None and len(df):
+                parts.append(f"<h5>{esc(title)}</h5>")
+                parts.append(df.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+        for note in self.notes:
+            parts.append(f"<p><em>{esc(note)}</em></p>")
+        return "\n".join(parts)
+
+    # -------------------------------------------------------------- plots (matplotlib)
+    def plot_gate(self) -> Any:
+        """Forest plot of the segment effects: pointwise intervals and the simultaneous band."""
+        from matplotlib.figure import Figure
+
+        g = self.gate
+        fig = Figure(figsize=(6, 0.35 * max(len(g), 3) + 1))
+        ax = fig.subplots()
+        y = np.arange(len(g))[::-1]
+        ax.hlines(y, g["band_lower"], g["band_upper"], color="0.75", lw=6, label="simultaneous")
+        ax.hlines(
+            y, g["effect_ci_lower"], g["effect_ci_upper"], color="C0", lw=2, label="pointwise"
+        )
+        ax.plot(g["effect"], y, "o", color="C0")
+        ax.axvline(self.ate.effect, color="C1", ls="--", lw=1, label="ATE")
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_yticks(y, g["segment"])
+        ax.set_xlabel(f"effect on {self.outcome}")
+        ax.legend(loc="best", fontsize="small")
+        fig.tight_layout()
+        return fig
+
+    def plot_qini(self) -> Any:
+        """The Qini curve (gain over random targeting by share boosted) with intervals."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5, 4))
+        ax = fig.subplots()
+        if self.qini is not None:
+            q = self.qini
+            share = np.concatenate([[0.0], q["share"]])
+            ax.plot(share, np.concatenate([[0.0], q["qini"]]), color="C0", label="model")
+            ax.fill_between(
+                q["share"], q["qini_ci_lower"], q["qini_ci_upper"], color="C0", alpha=0.2
+            )
+        ax.axhline(0, color="k", lw=0.5, label="random")
+        ax.set_xlabel("share boosted (highest predicted effect first)")
+        ax.set_ylabel("gain over random targeting per unit")
+        ax.legend(loc="best", fontsize="small")
+        fig.tight_layout()
+        return fig
+
+    def plot_gates(self) -> Any:
+        """Average effect by predicted-effect quantile group, with intervals."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5, 4))
+        ax = fig.subplots()
+        if self.gates is not None:
+            g = self.gates[self.gates["group"] != "top - bottom"]
+            x = np.arange(len(g))
+            ax.errorbar(
+                x,
+                g["effect"],
+                yerr=[g["effect"] - g["effect_ci_lower"], g["effect_ci_upper"] - g["effect"]],
+                fmt="o",
+            )
+            ax.set_xticks(x, g["group"])
+        ax.axhline(self.ate.effect, color="C1", ls="--", lw=1)
+        ax.set_xlabel("predicted-effect group (1 = lowest)")
+        ax.set_ylabel(f"effect on {self.outcome}")
+        fig.tight_layout()
+        return fig
+
+    def plot_policy_values(self) -> Any:
+        """Per-unit value of boosting the top share, with intervals."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5, 4))
+        ax = fig.subplots()
+        if self.policy_values is not None:
+            p = self.policy_values
+            ax.plot(p["share"], p["value"], "o-")
+            ax.fill_between(p["share"], p["value_ci_lower"], p["value_ci_upper"], alpha=0.2)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel("share boosted")
+        ax.set_ylabel("gain per unit over boosting nobody")
+        fig.tight_layout()
+        return fig
+
+
+def _ate_row(r: ATEResult) -> dict[str, float]:
+    return {
+        "effect": r.effect,
+        "se": r.se,
+        "effect_ci_lower": r.effect_ci_lower,
+        "effect_ci_upper": r.effect_ci_upper,
+        "pvalue": r.pvalue,
+    }
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+# ---------------------------------------------------------------------- gathering inputs
+def _index(names: Sequence[Any], value: Any, what: str, default_ok: bool) -> int:
+    if value is None:
+        if len(names) > 1 and not default_ok:
+            raise EstimatorInputError(
+                f"The model has several {what}s {list(names)}; pass {what}=<one of them>."
+            )
+        return 0
+    if value in names:
+        return list(names).index(value)
+    if str(value) in [str(n) for n in names]:
+        return [str(n) for n in names].index(str(value))
+    raise EstimatorInputError(f"{what}={value!r} is not one of {list(names)}.")
+
+
+def _as_codes(groups: Any, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise EstimatorInputError(
+            f"groups must be 1-D with one cluster id per row ({n}); got shape {arr.shape}."
+        )
+    if pd.isna(arr).any():
+        raise EstimatorInputError("groups has missing values; give every row a cluster id.")
+    return pd.factorize(arr)[0]
+
+
+def _segments_frame(segments: Any, n: int) -> pd.DataFrame:
+    if segments is None:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    if isinstance(segments, pd.DataFrame):
+        frame = segments.reset_index(drop=True)
+    elif isinstance(segments, pd.Series):
+        frame = segments.reset_index(drop=True).to_frame(
+            name=segments.name if segments.name is not None else "segment"
+        )
+    else:
+        arr = np.asarray(segments)
+        if arr.ndim != 1:
+            raise EstimatorInputError(
+                "segments must be a 1-D array/Series or a DataFrame of segment columns; got "
+                f"an array of shape {arr.shape}."
+            )
+        frame = pd.DataFrame({"segment": arr})
+    if len(frame) != n:
+        raise EstimatorInputError(
+            f"segments has {len(frame)} rows but Y has {n}; pass one segment label per row."
+        )
+    return frame
+
+
+def _same_rows(ctx: Context, Y: Any, T: Any) -> bool:
+    d = ctx.data
+    y = (
+        np.asarray(Y, dtype=float)
+        if not isinstance(Y, pd.DataFrame | pd.Series)
+        else Y.to_numpy(dtype=float)
+    )
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape != d.y.shape:
+        return False
+    if not np.allclose(y, d.y, equal_nan=True):
+        return False
+    t = np.asarray(T)
+    if t.shape[0] != d.n:
+        return False
+    if d.discrete:
+        lv = list(d.levels)
+        try:
+            codes = np.array([lv.index(v) for v in pd.unique(t)])
+        except ValueError:
+            return False
+        del codes
+        mapping = {v: i for i, v in enumerate(lv)}
+        return bool(np.array_equal(pd.Series(t).map(mapping).to_numpy(), d.t_codes))
+    return bool(np.allclose(t.astype(float), d.t_cont))
+
+
+def _members(est: BaseCate) -> list[tuple[BaseCate, float]]:
+    members = getattr(est, "_members", None)
+    if members is not None:  # AutoCate: the blend (or the selected candidate)
+        return [(m, float(w)) for m, _, w in members]
+    return [(est, 1.0)]
+
+
+def honest_cate(est: BaseCate, ctx: Context, folds: np.ndarray, j: int, a: int) -> np.ndarray:
+    """Out-of-fold CATE predictions: each fold predicted by final stages fitted on the others.
+
+    Uses the estimator's own final stage(s) on the shared cross-fitted nuisances (an AutoCate
+    blend keeps its weights). A prediction for row ``i`` never used ``i``'s outcome in the
+    final stage, so the calibration test is not fooled by overfitting (in-sample predictions
+    correlate with the noise in the scores and inflate the BLP slope).
+    """
+    out = np.zeros(ctx.data.n)
+    for k in np.unique(folds):
+        tr = np.flatnonzero(folds != k)
+        te = np.flatnonzero(folds == k)
+        for member, weight in _members(est):
+            state = member._final_fit(ctx, tr)
+            out[te] += weight * member._final_predict_rows(state, ctx, te)[0][:, j, a]
+    return out
+
+
+def dr_scores(ctx: Context, j: int, a: int) -> np.ndarray:
+    """The cross-fitted doubly-robust (AIPW) scores of arm ``a`` vs control for outcome ``j``."""
+    if ctx.dr is None:
+        raise EstimatorInputError(
+            "evaluate() needs a discrete treatment (doubly-robust scores per arm); for a "
+            "continuous boost intensity use estimators.dose_response."
+        )
+    return ctx.dr[:, j, a].copy()
+
+
+def _clan_features(X: pd.DataFrame) -> pd.DataFrame:
+    cols: dict[str, np.ndarray] = {}
+    for c in X.columns:
+        s = X[c]
+        if pd.api.types.is_bool_dtype(s.dtype) or (
+            pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
+        ):
+            cols[str(c)] = s.to_numpy(dtype=float)
+        else:
+            top = s.astype("object").value_counts().index[:CLAN_MAX_LEVELS]
+            for v in top:
+                cols[f"{c}={v}"] = (s.astype("object") == v).to_numpy(dtype=float)
+    return pd.DataFrame(cols)
+
+
+# ---------------------------------------------------------------------- the entry point
+@one_blas_thread
+def evaluate(
+    est: BaseCate,
+    Y: Any,
+    T: Any,
+    *,
+    X: Any = None,
+    W: Any = None,
+    groups: Any = None,
+    segments: Any = None,
+    alpha: float = 0.05,
+    random_state: Any = 0,
+    T1: Any = None,
+    outcome: Any = None,
+    n_splits: int = 3,
+    n_groups: int = 5,
+    shares: Sequence[float] | None = None,
+    cate: Any = None,
+) -> Evaluation:
+    """Validate a fitted CATE model: segment effects with a simultaneous band, calibration,
+    GATES/CLAN, Qini/RATE and the value of boosting the top share.
+
+    Scores: the doubly-robust (AIPW) scores from cross-fitted nuisances. When ``est`` was
+    fitted on these rows (same ``Y`` and ``T``), its own nuisances are reused (no refit);
+    otherwise the nuisances are cross-fitted on the evaluation rows with ``est``'s settings
+    (a held-out evaluation).
+
+    CATE predictions (for everything that ranks units): on the fitting rows, out of fold —
+    ``est``'s final stage refitted on the other folds (first split: the nuisance folds), over
+    ``n_splits`` random fold splits combined by the median rule of Chernozhukov, Demirer,
+    Duflo & Fernández-Val (each split at level ``1 - alpha/2``; p-values ``2 x median``); on
+    new rows, ``est.effect(X)`` (one split); or the given ``cate`` array.
+
+    Parameters
+    ----------
+    est : fitted estimator from ``estimators`` with a discrete treatment
+    Y, T : the outcome(s) and treatment, as passed to ``fit`` (or new rows)
+    X, W : modifiers and confounders; needed only for new rows (the fitted ones are reused)
+    groups : array-like, optional
+        Cluster ids: every interval is cluster-robust (CR2, Bell–McCaffrey dof). Default: the
+        ``groups`` the model was fitted with, on the fitting rows.
+    segments : 1-D array/Series or DataFrame of segment columns, optional
+        The GATE table: one row per value of each column.
+    alpha : float
+    random_state : int, Generator or None
+    T1 : the arm (multi-arm treatments); outcome : the outcome name (several outcomes)
+    n_splits : int, default 3
+        Repeated fold splits for the out-of-fold CATE (1 = the nuisance folds only).
+    n_groups : int, default 5
+        CATE-quantile groups for GATES/CLAN.
+    shares : sequence of float in (0, 1], optional
+        Shares for the Qini curve and the policy values (default 0.05, 0.10, ..., 1).
+    cate : array-like of shape (n,), optional
+        CATE predictions to evaluate instead of ``est``'s (made without these rows' outcomes).
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> import numpy as np, estimators
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 2)); T = rng.integers(0, 2, 2000)
+    >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=2000)
+    >>> est = estimators.LinearDML(random_state=0).fit(Y, T, X=X)
+    >>> ev = estimators.evaluate(est, Y, T, segments=np.where(X[:, 1] > 0, "hi", "lo"))
+    >>> ev.heterogeneity_pvalue < 0.01
+    True
+    >>> list(ev.gate["segment"])
+    ['segment=hi', 'segment=lo']
+    """
+    check_params(
+        "evaluate",
+        {"alpha": alpha, "n_splits": n_splits, "n_groups": n_groups},
+        {
+            "alpha": Real(0.0, 0.5, closed="neither"),
+            "n_splits": Integer(1, 50),
+            "n_groups": Integer(2, 20),
+        },
+    )
+    if not isinstance(est, BaseCate):
+        raise EstimatorInputError(
+            f"evaluate() takes a fitted estimator from 'estimators'; got {type(est).__name__}. "
+            "For another library's model pass its predictions as cate=."
+        )
+    ctx = est._fitted()
+    rng = resolve_rng(random_state, "evaluate")
+    shares_t = tuple(DEFAULT_SHARES if shares is None else shares)
+    if not shares_t or any(not (0.0 < float(s) <= 1.0) for s in shares_t):
+        raise EstimatorInputError(
+            f"shares must be a non-empty sequence of numbers in (0, 1]; got {shares!r}."
+        )
+    names = ctx.data.outcome_names
+    j = _index(names, outcome, "outcome", default_ok=False)
+    if not ctx.data.discrete:
+        dr_scores(ctx, 0, 0)  # raises the continuous-treatment message
+    arms = list(ctx.data.levels[1:])
+    a = _index(arms, T1, "T1", default_ok=False)
+    notes: list[str] = []
+
+    same = _same_rows(ctx, Y, T)
+    if same:
+        ectx = ctx
+        g = _as_codes(groups, ctx.data.n) if groups is not None else ctx.data.groups
+    else:
+        if ctx.data.X is not None and X is None:
+            raise EstimatorInputError(
+                "Y/T are not the rows the model was fitted on, so X (and W if used) must be "
+                "given to evaluate on these new rows."
+            )
+        ectx = build_context(
+            "evaluate",
+            Y,
+            T,
+            X,
+            W,
+            None,
+            groups,
+            cv=est.cv,
+            clip=est.clip,
+            max_onehot_levels=est.max_onehot_levels,
+            discrete_treatment=True,
+            control=ctx.data.levels[0],
+            nuisance_params=est.nuisance_params,
+            n_jobs=est.n_jobs,
+            rng=rng,
+        )
+        g = ectx.data.groups
+        notes.append("Held-out evaluation: nuisances cross-fitted on the evaluation rows.")
+    n = ectx.data.n
+    j_e = _index(ectx.data.outcome_names, names[j], "outcome", default_ok=True)
+    a_e = _index(list(ectx.data.levels[1:]), arms[a], "T1", default_ok=True)
+    scores = dr_scores(ectx, j_e, a_e)
+    ate = mean_effect_from_scores(
+        scores,
+        groups=g,
+        alpha=alpha,
+        outcome=str(names[j]),
+        treatment=f"{arms[a]} vs {ctx.data.levels[0]}",
+    )
+    seg = _segments_frame(segments, n)
+    gate, crit = gate_table(scores, seg, groups=g, alpha=alpha, rng=rng)
+
+    # ---- CATE predictions made without each row's outcome
+    taus: list[np.ndarray] = []
+    if cate is not None:
+        t_arr = np.asarray(cate, dtype=float).reshape(-1)
+        if t_arr.size != n:
+            raise EstimatorInputError(f"cate has {t_arr.size} values but Y has {n} rows.")
+        taus = [t_arr]
+        source = "given (cate=)"
+    elif ctx.data.X is None:
+        source = "none: the model was fitted without X (constant effect)"
+    elif same:
+        cv = int(np.unique(ctx.nuis.folds).size)
+        strata = ctx.data.t_codes
+        for r in range(n_splits):
+            folds = (
+                ctx.nuis.folds
+                if r == 0
+                else make_folds(n, cv, strata=strata, groups=g, seed=int(rng.integers(2**31 - 1)))
+            )
+            taus.append(honest_cate(est, ctx, folds, j, a))
+        source = (
+            f"out of fold: final stage refitted on {cv - 1} of {cv} folds, {n_splits} "
+            "random split(s), median rule"
+        )
+    else:
+        pred = est.effect(ectx.data.X, T1=arms[a] if len(arms) > 1 else None)
+        pred = np.asarray(pred, dtype=float)
+        taus = [pred[:, j] if pred.ndim == 2 else pred]
+        source = "est.effect on the evaluation rows (not used to fit the model)"
+
+    blp = gates = clan = qini = rate = policy = None
+    if taus and float(np.ptp(taus[0])) > 0:
+        a_split = alpha / 2 if len(taus) > 1 else alpha
+        clan_x = _clan_features(ectx.data.X) if ectx.data.X is not None else None
+        per: dict[str, list[pd.DataFrame]] = {
+            k: [] for k in ("blp", "gates", "clan", "qini", "rate")
+        }
+        for tau_hat in taus:
+            b = blp_test(scores, tau_hat, groups=g, alpha=a_split)
+            rows = []
+            for term, r in b.items():
+                p = r.pvalue
+                if term == "heterogeneity":  # one-sided: H0 b2 <= 0 (grf #396)
+                    p = r.pvalue / 2 if r.effect > 0 else 1 - r.pvalue / 2
+                rows.append({"term": term, **_ate_row(r), "pvalue": p})
+            per["blp"].append(pd.DataFrame(rows))
+            gq = rank_groups(tau_hat, n_groups, rng)
+            per["gates"].append(quantile_gates(scores, gq, n_groups, groups=g, alpha=a_split))
+            if clan_x is not None and clan_x.shape[1]:
+                per["clan"].append(clan_table(clan_x, gq, n_groups, groups=g, alpha=a_split))
+            order = descending_order(tau_hat, rng)
+            per["qini"].append(uplift_curve(scores, order, shares_t, groups=g, alpha=a_split))
+            per["rate"].append(rate_table(scores, order, tau_hat, groups=g, alpha=a_split))
+        blp = median_rule(per["blp"], ["term"])
+        gates = median_rule(per["gates"], ["group"])
+        clan = median_rule(per["clan"], ["feature"]) if per["clan"] else None
+        qini = median_rule(per["qini"], ["share"])
+        rate = median_rule(per["rate"], ["metric"])
+        policy = pd.DataFrame(
+            {
+                "share": qini["share"],
+                "n_targeted": qini["n_targeted"].round().astype(int),
+                "value": qini["value"],
+                "value_se": qini["value_se"],
+                "value_ci_lower": qini["value_ci_lower"],
+                "value_ci_upper": qini["value_ci_upper"],
+                "gain_vs_random": qini["qini"],
+                "gain_vs_random_ci_lower": qini["qini_ci_lower"],
+                "gain_vs_random_ci_upper": qini["qini_ci_upper"],
+                "effect_targeted": qini["effect_targeted"],
+            }
+        )
+    elif taus:
+        notes.append("The CATE predictions are constant: no ranking to evaluate.")
+
+    return Evaluation(
+        gate=gate,
+        band_critical_value=crit,
+        ate=ate,
+        blp=blp,
+        gates=gates,
+        clan=clan,
+        qini=qini,
+        rate=rate,
+        policy_values=policy,
+        n=n,
+        n_splits=len(taus),
+        alpha=alpha,
+        outcome=str(names[j]),
+        treatment=f"{arms[a]} vs {ctx.data.levels[0]}",
+        cate_source=source,
+        notes=tuple(notes),
+    )
