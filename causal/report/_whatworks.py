@@ -118,6 +118,9 @@ def findings(ww: Any) -> list[str]:
                 f"({_num(best['effect'] * scale)}), smallest for {worst['segment']} = "
                 f"{worst['value']} ({_num(worst['effect'] * scale)})."
             )
+        tgt = _targeting_line(o, scale, unit, lvl)
+        if tgt:
+            out.append(tgt)
         if len(o.drivers):
             top = ", ".join(str(f) for f in o.drivers["feature"].head(3))
             out.append(f"{o.outcome}: the effect varies most with {top}.")
@@ -134,6 +137,39 @@ def findings(ww: Any) -> list[str]:
             f"significant after false-discovery-rate control at {alpha:g}."
         )
     return out
+
+
+def _heterogeneity_text(o: Any) -> str:
+    cal = o.extras.get("calibration")
+    if not isinstance(cal, pd.DataFrame) or "heterogeneity" not in set(cal["term"]):
+        return ""
+    b2 = cal.set_index("term").loc["heterogeneity"]
+    verdict = (
+        "the model's ranking carries real heterogeneity"
+        if b2["pvalue"] < 0.05
+        else "no evidence that the model ranks items by their true effect"
+    )
+    return (
+        f"calibration slope {_num(float(b2['effect']), 2, sign=False)} "
+        f"(1 = calibrated; one-sided {_pvalue(float(b2['pvalue']))}): {verdict}"
+    )
+
+
+def _targeting_line(o: Any, scale: float, unit: str, lvl: str) -> str:
+    pv = o.extras.get("targeting")
+    if not isinstance(pv, pd.DataFrame) or not len(pv):
+        return ""
+    best = pv.loc[pv["value"].idxmax()]
+    everyone = pv.loc[pv["share"].idxmax()]
+    text = (
+        f"{o.outcome}, targeting: boosting only the top {100 * best['share']:.0f}% of items by "
+        f"predicted effect gains {_num(best['value'] * scale)}{unit} per item across all items "
+        f"({lvl} CI {_num(best['value_ci_lower'] * scale)} to "
+        f"{_num(best['value_ci_upper'] * scale)}), against {_num(everyone['value'] * scale)} "
+        f"for boosting {100 * everyone['share']:.0f}%"
+    )
+    het = _heterogeneity_text(o)
+    return text + (f"; {het}." if het else ".")
 
 
 # ----------------------------------------------------------------------------- plots
@@ -243,6 +279,38 @@ def _segment_forest(o: Any, alpha: float) -> str:
     )
 
 
+def _targeting_figure(o: Any, alpha: float) -> str:
+    plt = _plt()
+    pv = o.extras["targeting"]
+    qini = o.extras.get("qini")
+    has_qini = isinstance(qini, pd.DataFrame) and len(qini)
+    fig, axes = plt.subplots(1, 2 if has_qini else 1, figsize=(8.5, 3.2), squeeze=False)
+    ax = axes[0, 0]
+    ax.fill_between(pv["share"], pv["value_ci_lower"], pv["value_ci_upper"], color="#9cbfe0")
+    ax.plot(pv["share"], pv["value"], "o-", color=_BLUE, ms=3)
+    ax.axhline(0, color="#444", lw=1, ls="--")
+    ax.set_xlabel("share boosted (highest predicted effect first)")
+    ax.set_ylabel(f"gain in {o.outcome} per item")
+    ax.set_title("value of boosting the top share", fontsize=10)
+    if has_qini:
+        ax = axes[0, 1]
+        share = np.concatenate([[0.0], qini["share"].to_numpy(dtype=float)])
+        ax.fill_between(qini["share"], qini["qini_ci_lower"], qini["qini_ci_upper"],
+                        color="#9cbfe0")  # fmt: skip
+        ax.plot(share, np.concatenate([[0.0], qini["qini"].to_numpy(dtype=float)]), color=_BLUE)
+        ax.axhline(0, color="#444", lw=1, ls="--")
+        ax.set_xlabel("share boosted")
+        ax.set_ylabel("gain over a random share, per item")
+        ax.set_title("Qini curve", fontsize=10)
+    fig.tight_layout()
+    return svg_figure(
+        fig,
+        f"{o.outcome}: left, the average gain per item (over boosting nothing) when the top "
+        f"share by predicted effect is boosted; right, the gain over boosting a random share of "
+        f"the same size. Shaded: {_level(alpha)} intervals; predictions out of fold.",
+    )
+
+
 def _bars(df: pd.DataFrame, value: str, label: str, title: str) -> Any:
     plt = _plt()
     top = df.head(12).iloc[::-1]
@@ -322,6 +390,30 @@ def whatworks_sections(ww: Any) -> list[Section]:
     ]
     if seg_parts:
         sections.append(Section("Segment effects", "".join(seg_parts)))
+    tgt_parts = []
+    for o in ww.outcomes:
+        pv = o.extras.get("targeting")
+        if not isinstance(pv, pd.DataFrame) or not len(pv):
+            continue
+        het = _heterogeneity_text(o)
+        rate = o.extras.get("rate")
+        rate_text = ""
+        if isinstance(rate, pd.DataFrame) and "AUTOC" in set(rate["metric"]):
+            r = rate.set_index("metric").loc["AUTOC"]
+            rate_text = (
+                f" AUTOC (rank-weighted gain of the top items) {_num(float(r['effect']))} "
+                f"({_level(alpha)} CI {_num(float(r['effect_ci_lower']))} to "
+                f"{_num(float(r['effect_ci_upper']))})."
+            )
+        text = f"<p>{_e(het.capitalize() + '.' if het else '')}{_e(rate_text)}</p>"
+        cols = ["share", "n_targeted", "value", "value_ci_lower", "value_ci_upper"]
+        cols += [c for c in ("gain_vs_random", "effect_targeted") if c in pv.columns]
+        tgt_parts.append(
+            f"<h3>{_e(o.outcome)}</h3>{text}{_targeting_figure(o, alpha)}" + _table(pv[cols])
+        )
+    if tgt_parts:
+        sections.append(Section("Where a boost pays off: the value of targeting",
+                                "".join(tgt_parts)))  # fmt: skip
     drv_parts = []
     for o in ww.outcomes:
         if not len(o.drivers):

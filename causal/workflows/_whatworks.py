@@ -140,7 +140,7 @@ def _model(estimator: str, seed: int, n_jobs: int | None) -> Any:
     import estimators
 
     if estimator == "auto":
-        return estimators.AutoCate(random_state=seed, require_intervals=True, n_jobs=n_jobs)
+        return estimators.AutoCate(random_state=seed, n_jobs=n_jobs)
     return getattr(estimators, estimator)(random_state=seed, n_jobs=n_jobs)
 
 
@@ -151,15 +151,21 @@ def _why(estimator: str, model: Any) -> str:
     if table is None or len(table) == 0:
         return "Fitted without modifiers: the effect is a constant (the doubly-robust ATE)."
     best = table.iloc[0]
-    others = [str(e) for e in table["estimator"].iloc[1:]]
-    tied = [str(e) for e, t in zip(table["estimator"].iloc[1:], table["tied"].iloc[1:],
-                                   strict=True) if t]  # fmt: skip
+    names = [str(e) for e in table["estimator"]]
     text = (
-        f"AutoCate compared {len(table)} candidates with valid CATE intervals "
-        f"({', '.join([str(best['estimator']), *others])}) by their out-of-fold doubly-robust "
-        f"loss on shared cross-fitted nuisances; {best['estimator']} had the lowest "
-        f"({best['loss']:.4g} ± {best['loss_se']:.2g})"
+        f"AutoCate compared {len(table)} candidates ({', '.join(names)}) by their out-of-fold "
+        f"doubly-robust loss on shared cross-fitted nuisances; {best['estimator']} had the "
+        f"lowest ({best['loss']:.4g} ± {best['loss_se']:.2g})"
     )
+    weights = getattr(model, "weights_", None)
+    if getattr(model, "selected_", None) == "ensemble" and weights is not None:
+        kept = weights[weights > 0].sort_values(ascending=False)
+        blend = ", ".join(f"{name} {w:.2f}" for name, w in kept.items())
+        return text + (
+            f"; a blend with weights minimising the same loss did better than any one "
+            f"candidate on the benchmarks, so the effects are the blend ({blend})."
+        )
+    tied = [e for e, t in zip(names[1:], table["tied"].iloc[1:], strict=True) if t]
     if tied:
         text += f", statistically tied with {', '.join(tied)}"
     return text + "."
@@ -230,6 +236,13 @@ def _fit_outcome(
         lo, hi, why_no = _intervals(model, X, alpha, n)
         if why_no:
             notes.append(f"{outcome}: {why_no}")
+        outside = float(np.mean((cate < lo) | (cate > hi))) if not why_no else 0.0
+        if outside > 0.01:
+            notes.append(
+                f"{outcome}: for {100 * outside:.1f}% of items the per-item estimate lies outside "
+                "its interval (the interval is centred on the blend's debiased estimate; see "
+                "estimators.AutoCate, 'Intervals'); for single items read the interval."
+            )
     else:
         ate0 = model.ate_inference(alpha=alpha)
         cate = np.full(n, ate0.effect)
@@ -245,11 +258,17 @@ def _fit_outcome(
     with np.errstate(invalid="ignore"):
         share_pos = float(np.mean(lo > 0)) if np.isfinite(lo).all() else float("nan")
         share_neg = float(np.mean(hi < 0)) if np.isfinite(hi).all() else float("nan")
+    segments, extras = pd.DataFrame(), {}
+    if v.treatment_kind == "binary" and X is not None:
+        segments, extras = _evaluation(model, outcome, v, df, alpha=alpha, seed=seed, notes=notes)
     truth = None
     if f"true_cate_{outcome}" in df.columns:
         truth = _weighted_mean(df[f"true_cate_{outcome}"].to_numpy(dtype=float), weight)
     table = getattr(model, "score_table_", None)
     selected = getattr(model, "selected_", None) if estimator == "auto" else estimator
+    if selected == "ensemble":
+        w = model.weights_
+        selected = "AutoCate blend of " + " + ".join(w[w > 0].sort_values(ascending=False).index)
     result = OutcomeEffect(
         outcome=outcome,
         estimator=str(selected or type(model).__name__),
@@ -265,9 +284,67 @@ def _fit_outcome(
         cate_quantiles={f"p{int(q * 100)}": float(np.quantile(cate, q)) for q in QUANTILES},
         share_positive=share_pos,
         share_negative=share_neg,
+        segments=segments,
+        extras=extras,
         true_effect=truth,
     )
     return result, model, cate, lo, hi
+
+
+def _segment_labels(v: ValidatedData) -> pd.DataFrame:
+    """Segment columns as text labels (missing values as their own label)."""
+    out = pd.DataFrame(index=pd.RangeIndex(v.n))
+    for c in v.segments.columns:
+        s = v.segments[c]
+        out[c] = s.astype(object).where(s.notna(), "(missing)").astype(str).to_numpy()
+    return out
+
+
+def _evaluation(
+    model: Any,
+    outcome: str,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    *,
+    alpha: float,
+    seed: int,
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Segment effects (GATE with a simultaneous band), calibration, Qini/RATE and the value
+    of boosting the top share, from :func:`estimators.evaluate` on the fitted nuisances."""
+    import estimators
+
+    labels = _segment_labels(v) if v.segments.shape[1] else None
+    ev = estimators.evaluate(
+        model, np.asarray(v.y[outcome]), np.asarray(v.t), segments=labels, alpha=alpha,
+        random_state=seed,
+    )  # fmt: skip
+    gate = ev.gate
+    segments = pd.DataFrame()
+    if labels is not None and len(gate):
+        keep = ["n", "effect", "se", "effect_ci_lower", "effect_ci_upper", "pvalue",
+                "band_lower", "band_upper"]  # fmt: skip
+        segments = gate[["column", "value", *keep]].rename(columns={"column": "segment"})
+        segments = segments.reset_index(drop=True)
+        truth_col = f"true_cate_{outcome}"
+        if truth_col in df.columns:
+            truth = df[truth_col].to_numpy(dtype=float)
+            segments["true_effect"] = [
+                float(truth[labels[c].to_numpy() == str(val)].mean())
+                for c, val in zip(segments["segment"], segments["value"], strict=True)
+            ]
+    extras: dict[str, Any] = {"band_critical_value": float(ev.band_critical_value)}
+    for key, frame in (
+        ("calibration", ev.blp),
+        ("targeting", ev.policy_values),
+        ("rate", ev.rate),
+        ("qini", ev.qini),
+    ):
+        if frame is not None and len(frame):
+            extras[key] = frame.reset_index(drop=True)
+    extras["evaluation_source"] = ev.cate_source
+    notes.extend(f"{outcome}: {n}" for n in ev.notes)
+    return segments, extras
 
 
 def _versions() -> dict[str, str]:
@@ -375,7 +452,7 @@ def what_works(
     total = len(design.outcomes)
     with _progress(total, progress) as bar:
         for outcome in design.outcomes:
-            bar.step(f"{outcome}: fitting the effect model")
+            bar.step(f"{outcome}: effect model, segments, targeting")
             t0 = time.perf_counter()
             res, _model_fitted, cate, lo, hi = _fit_outcome(
                 outcome, v, df, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha),
@@ -388,8 +465,21 @@ def what_works(
             outcomes.append(res)
             bar.done()
 
-    if not design.segments:
+    if v.treatment_kind != "binary":
+        absent["Segment effects and targeting"] = (
+            "estimators.evaluate needs a discrete treatment; this one is continuous."
+        )
+    elif not design.modifiers:
+        absent["Segment effects and targeting"] = (
+            "the design names no modifiers, so the effect is one constant."
+        )
+    elif not design.segments:
         absent["Segment effects"] = "the design names no segments."
+    if design.weight is not None and v.treatment_kind == "binary":
+        notes.append(
+            f"Segment effects, calibration and targeting values are unweighted "
+            f"(estimators.evaluate takes no weights); the average effects use '{design.weight}'."
+        )
     if not design.modifiers:
         absent["Drivers of heterogeneity"] = "the design names no modifiers."
     if not attributes:
