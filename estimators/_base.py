@@ -110,6 +110,12 @@ class Context:
     continuous); ``dr`` (n, d_y, k) doubly-robust pseudo-outcomes of each arm vs control
     (discrete only); ``x_num`` (n, p) numeric encoding of X for forests (one-hot kept whole);
     ``x_lin`` (n, p') with the first level of each one-hot dropped, for linear stages.
+
+    High-cardinality categoricals are target-encoded (:class:`FinalEncoder`) per outcome:
+    ``x_num_by[j]`` / ``x_lin_by[j]`` encode the training rows out of fold (each cross-fitting
+    fold with ranks from the other folds, so no row's code contains its own pseudo-outcome) and
+    ``enc_num_by[j]`` / ``enc_lin_by[j]`` encode new rows. ``x_num``, ``x_lin``, ``enc_num``,
+    ``enc_lin`` are outcome 0's (the same objects).
     """
 
     data: Prepared
@@ -124,10 +130,37 @@ class Context:
     clip: float
     n_jobs: int
     seed: int
+    x_num_by: list[np.ndarray] | None = None
+    x_lin_by: list[np.ndarray] | None = None
+    enc_num_by: list[FinalEncoder] | None = None
+    enc_lin_by: list[FinalEncoder] | None = None
+
+    def __post_init__(self) -> None:
+        if self.x_num_by is None:  # one shared encoding (no high-cardinality categorical)
+            d_y = self.y_res.shape[1]
+            self.x_num_by = [self.x_num] * d_y
+            self.x_lin_by = [self.x_lin] * d_y
+            self.enc_num_by = [self.enc_num] * d_y
+            self.enc_lin_by = [self.enc_lin] * d_y
 
     @property
     def k(self) -> int:
         return self.t_res.shape[1]
+
+    def features(
+        self, kind: str, j: int, *, rows: np.ndarray | None = None, Xf: pd.DataFrame | None = None
+    ) -> np.ndarray:
+        """Numeric modifiers for outcome ``j``: training ``rows`` (out of fold) or new ``Xf``.
+
+        ``kind`` is ``"num"`` (forests) or ``"lin"`` (linear stages).
+        """
+        train = self.x_num_by if kind == "num" else self.x_lin_by
+        enc = self.enc_num_by if kind == "num" else self.enc_lin_by
+        assert train is not None and enc is not None
+        if Xf is None:
+            assert rows is not None
+            return train[j][rows]
+        return enc[j].transform(Xf, len(Xf))
 
 
 def build_context(
@@ -178,29 +211,52 @@ def build_context(
                     nuis.e[:, 0],
                     clip=clip,
                 )
-        signal = dr[:, 0, 0]
+        # the effect signal of each outcome: its pseudo-outcome, averaged over the arms
+        signals = [dr[:, j, :].mean(axis=1) for j in range(data.y.shape[1])]
     else:
         assert nuis.t_hat is not None
         t_res = (data.t_cont - nuis.t_hat)[:, None]
-        signal = y_res[:, 0] * t_res[:, 0] / np.mean(t_res[:, 0] ** 2)
-    enc_num = FinalEncoder(data.x_schema, max_onehot_levels, drop_first=False)
-    enc_lin = FinalEncoder(data.x_schema, max_onehot_levels, drop_first=True)
-    if data.X is not None:
-        enc_num.fit(data.X, signal)
-        enc_lin.fit(data.X, signal)
+        scale = np.mean(t_res[:, 0] ** 2)
+        signals = [y_res[:, j] * t_res[:, 0] / scale for j in range(data.y.shape[1])]
+    enc_num_by, enc_lin_by, x_num_by, x_lin_by = [], [], [], []
+    for signal in signals:
+        enc_num = FinalEncoder(data.x_schema, max_onehot_levels, drop_first=False)
+        enc_lin = FinalEncoder(data.x_schema, max_onehot_levels, drop_first=True)
+        if data.X is None:
+            x_num, x_lin = enc_num.transform(None, data.n), enc_lin.transform(None, data.n)
+        else:
+            enc_num.fit(data.X, signal)
+            enc_lin.fit(data.X, signal)
+            # out of fold: no training row is encoded with its own pseudo-outcome
+            x_num = enc_num.transform_oof(data.X, signal, nuis.folds)
+            x_lin = enc_lin.transform_oof(data.X, signal, nuis.folds)
+        enc_num_by.append(enc_num)
+        enc_lin_by.append(enc_lin)
+        x_num_by.append(x_num)
+        x_lin_by.append(x_lin)
+        if not enc_num.target_encoded:  # the encoding does not depend on the outcome
+            break
+    d_y = data.y.shape[1]
+    if len(x_num_by) < d_y:
+        enc_num_by, enc_lin_by = enc_num_by * d_y, enc_lin_by * d_y
+        x_num_by, x_lin_by = x_num_by * d_y, x_lin_by * d_y
     return Context(
         data=data,
         nuis=nuis,
         y_res=y_res,
         t_res=t_res,
         dr=dr,
-        enc_num=enc_num,
-        enc_lin=enc_lin,
-        x_num=enc_num.transform(data.X, data.n),
-        x_lin=enc_lin.transform(data.X, data.n),
+        enc_num=enc_num_by[0],
+        enc_lin=enc_lin_by[0],
+        x_num=x_num_by[0],
+        x_lin=x_lin_by[0],
         clip=clip,
         n_jobs=jobs,
         seed=int(rng.integers(0, 2**31 - 1)),
+        x_num_by=x_num_by,
+        x_lin_by=x_lin_by,
+        enc_num_by=enc_num_by,
+        enc_lin_by=enc_lin_by,
     )
 
 

@@ -424,7 +424,14 @@ class FinalEncoder:
     ``drop_first``, for linear final stages with an intercept). A column with more levels
     becomes one ordered code: levels ranked by their mean effect signal (the doubly-robust
     pseudo-outcome), shrunk toward the overall mean by ``count / (count + 20)`` so rare levels
-    sit near the middle; a forest can split on it like LightGBM splits a sorted categorical.
+    (and levels absent from the rows fitted on) sit near the middle; a forest can split on it
+    like LightGBM splits a sorted categorical.
+
+    The code is a target encoding, so the rows a final stage is trained and scored on must not
+    be encoded with their own signal: :meth:`transform_oof` encodes each cross-fitting fold with
+    ranks fitted on the other folds (issue 9: ranking on the full sample made a 500-level
+    placebo look like a strong effect modifier, and AutoCate's scores optimistic). New rows
+    (``effect(X)``) use the ranks fitted on every row. Each outcome gets its own encoder.
     """
 
     schema: list[Column]
@@ -442,16 +449,38 @@ class FinalEncoder:
                 keep = c.levels[1:] if self.drop_first else c.levels
                 names.extend(f"{c.name}={lev}" for lev in keep)
             else:
-                df = pd.DataFrame({"lev": X[c.name].astype(object), "s": signal})
+                df = pd.DataFrame({"lev": X[c.name].astype(object).to_numpy(), "s": signal})
                 stats = df.groupby("lev", sort=False)["s"].agg(["mean", "count"])
                 overall = float(np.mean(signal))
                 shrink = stats["count"] / (stats["count"] + 20.0)
                 score = overall + shrink * (stats["mean"] - overall)
+                # every level seen in fit gets a rank; levels without rows here sit at the mean
+                score = score.reindex(pd.Index(list(c.levels), dtype=object)).fillna(overall)
                 order = score.rank(method="first").to_dict()
                 self.ranks[c.name] = {k: float(v) for k, v in order.items()}
                 names.append(c.name)
         self.names = names
         return self
+
+    @property
+    def target_encoded(self) -> bool:
+        """Whether some column is encoded from the signal (a high-cardinality categorical)."""
+        return bool(self.ranks)
+
+    def transform_oof(self, X: pd.DataFrame, signal: np.ndarray, folds: np.ndarray) -> np.ndarray:
+        """Encode the rows ``fit`` saw, each fold with ranks fitted on the other folds only.
+
+        Without a target-encoded column this equals :meth:`transform`.
+        """
+        out = self.transform(X, len(X))
+        if not self.target_encoded:
+            return out
+        for k in np.unique(folds):
+            rest, here = folds != k, folds == k
+            sub = FinalEncoder(self.schema, self.max_onehot_levels, self.drop_first)
+            sub.fit(X.loc[rest].reset_index(drop=True), signal[rest])
+            out[here] = sub.transform(X.loc[here].reset_index(drop=True), int(here.sum()))
+        return out
 
     def transform(self, X: pd.DataFrame | None, n: int) -> np.ndarray:
         if X is None or not self.schema:

@@ -26,6 +26,7 @@ on the bias-corrected estimate, which can differ from ``effect()``; cluster-robu
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -87,12 +88,15 @@ def _with_intercept(x: np.ndarray) -> np.ndarray:
 
 
 def _linear_predict(
-    coefs: list[tuple[np.ndarray, np.ndarray]], phi: np.ndarray, k: int
+    coefs: list[tuple[np.ndarray, np.ndarray]], phi: np.ndarray | list[np.ndarray], k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    m, q = phi.shape
+    """Per-outcome linear effects; ``phi`` is one design for all outcomes or one per outcome."""
+    phis = phi if isinstance(phi, list) else [phi] * len(coefs)
+    m, q = phis[0].shape
     tau = np.empty((m, len(coefs), k))
     var = np.empty_like(tau)
     for j, (coef, cov) in enumerate(coefs):
+        phi = phis[j]
         for a in range(k):
             sl = slice(a * q, (a + 1) * q)
             tau[:, j, a] = phi @ coef[sl]
@@ -124,6 +128,37 @@ class _Common(BaseCate):
         self.n_jobs = n_jobs
 
 
+Features = Callable[[str, int], np.ndarray]
+
+
+class _Encoded(_Common):
+    """Final stages on the numeric encoding of X (:meth:`Context.features`), per outcome.
+
+    Training rows are predicted from their out-of-fold encoding (AutoCate's scoring), new rows
+    from the encoders fitted on every row, so no row is scored with a code built from its own
+    pseudo-outcome.
+    """
+
+    def _predict_encoded(
+        self, state: Any, ctx: Context, feats: Features, m: int, with_var: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def _final_predict(
+        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        return self._predict_encoded(
+            state, ctx, lambda kind, j: ctx.features(kind, j, Xf=Xf), len(Xf), with_var
+        )
+
+    def _final_predict_rows(
+        self, state: Any, ctx: Context, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        return self._predict_encoded(
+            state, ctx, lambda kind, j: ctx.features(kind, j, rows=rows), len(rows), False
+        )
+
+
 _COMMON_DOC = """
     cv : int or None, default None
         Cross-fitting folds (None: 5 up to 10k rows, 3 up to 200k, else 2). With ``groups``
@@ -137,7 +172,10 @@ _COMMON_DOC = """
     discrete_treatment : bool or None, default None
         None: T is discrete if non-numeric, binary, or integer-valued with at most 10 levels.
     control : optional
-        The control level of a discrete T (default 0, False, 'control' or the first level).
+        The control level of a discrete T. Default: 0, False or 'control' when T has such a
+        level; other labels (e.g. ``{"ctl", "boost"}``) must name it, or ``fit`` refuses rather
+        than guess (a guess can flip the sign). Every effect is labelled "<arm> vs <control>"
+        (``contrasts_``, ``ATEResult.contrast``).
     nuisance_params : dict, optional
         LightGBM parameters that override the defaults of the nuisance models. The key
         ``"outcome_library"`` (a list from "lightgbm", "linear", "poisson"; default all three)
@@ -152,7 +190,7 @@ _COMMON_DOC = """
         Results do not depend on it (up to float rounding in the forests)."""
 
 
-class CausalForest(_Common):
+class CausalForest(_Encoded):
     __doc__ = f"""Causal forest (generalized random forest) on cross-fitted residuals.
 
     The final stage is econml's ``grf.CausalForest`` — the same honest forest with
@@ -226,7 +264,7 @@ class CausalForest(_Common):
             kw = _forest_kwargs(self, len(rows), ctx.seed + j, ctx.n_jobs)
             forests.append(
                 GRF(**kw).fit(
-                    ctx.x_num[rows],
+                    ctx.features("num", j, rows=rows),
                     ctx.t_res[rows],
                     ctx.y_res[rows, j],
                     sample_weight=_weights(ctx, rows),
@@ -234,13 +272,13 @@ class CausalForest(_Common):
             )
         return forests
 
-    def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
+    def _predict_encoded(
+        self, state: Any, ctx: Context, feats: Features, m: int, with_var: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        x = ctx.enc_num.transform(Xf, len(Xf))
-        tau = np.empty((len(Xf), len(state), ctx.k))
+        tau = np.empty((m, len(state), ctx.k))
         var = np.empty_like(tau)
         for j, forest in enumerate(state):
+            x = feats("num", j)
             if not with_var:
                 tau[:, j, :] = forest.predict(x)
                 continue
@@ -250,7 +288,7 @@ class CausalForest(_Common):
         return tau, (var if with_var else None)
 
 
-class LinearDML(_Common):
+class LinearDML(_Encoded):
     __doc__ = f"""Double machine learning with a linear final stage: interpretable coefficients.
 
     ``theta(x) = b0 + b' x``: the WLS fit of the outcome residual on the treatment residual
@@ -298,18 +336,20 @@ class LinearDML(_Common):
         )
 
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
-        phi = _with_intercept(ctx.x_lin[rows])
-        D = _design(phi, ctx.t_res[rows])
         g = None if ctx.data.groups is None else ctx.data.groups[rows]
-        return [
-            wls_robust(D, ctx.y_res[rows, j], sample_weight=_weights(ctx, rows), groups=g)
-            for j in range(ctx.y_res.shape[1])
-        ]
+        out = []
+        for j in range(ctx.y_res.shape[1]):
+            D = _design(_with_intercept(ctx.features("lin", j, rows=rows)), ctx.t_res[rows])
+            out.append(
+                wls_robust(D, ctx.y_res[rows, j], sample_weight=_weights(ctx, rows), groups=g)
+            )
+        return out
 
-    def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
+    def _predict_encoded(
+        self, state: Any, ctx: Context, feats: Features, m: int, with_var: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        return _linear_predict(state, _with_intercept(ctx.enc_lin.transform(Xf, len(Xf))), ctx.k)
+        phis = [_with_intercept(feats("lin", j)) for j in range(len(state))]
+        return _linear_predict(state, phis, ctx.k)
 
     def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
         """Effect coefficients per modifier with standard errors, intervals and p-values.
@@ -356,7 +396,7 @@ class LinearDML(_Common):
         return pd.DataFrame(rows)
 
 
-class DRLearner(_Common):
+class DRLearner(_Encoded):
     __doc__ = f"""Doubly-robust learner: regress the AIPW pseudo-outcome on the modifiers.
 
     Pseudo-outcome (Kennedy 2023): ``mu_a - mu_0 + 1[T=a](y - mu_a)/e_a - 1[T=0](y - mu_0)/e_0``
@@ -426,10 +466,10 @@ class DRLearner(_Common):
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         assert ctx.dr is not None
         if self.final == "linear":
-            phi = _with_intercept(ctx.x_lin[rows])
             g = None if ctx.data.groups is None else ctx.data.groups[rows]
             out = []
             for j in range(ctx.dr.shape[1]):
+                phi = _with_intercept(ctx.features("lin", j, rows=rows))
                 per_arm = [
                     wls_robust(phi, ctx.dr[rows, j, a], sample_weight=_weights(ctx, rows), groups=g)
                     for a in range(ctx.k)
@@ -448,25 +488,26 @@ class DRLearner(_Common):
             kw = _forest_kwargs(self, len(rows), ctx.seed + 17 + j, ctx.n_jobs)
             forests.append(
                 RegressionForest(**kw).fit(
-                    ctx.x_num[rows], ctx.dr[rows, j, :], sample_weight=_weights(ctx, rows)
+                    ctx.features("num", j, rows=rows),
+                    ctx.dr[rows, j, :],
+                    sample_weight=_weights(ctx, rows),
                 )
             )
         return ("forest", forests)
 
-    def _final_predict(
-        self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
+    def _predict_encoded(
+        self, state: Any, ctx: Context, feats: Features, m: int, with_var: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
         kind, fitted = state
         if kind == "linear":
-            return _linear_predict(
-                fitted, _with_intercept(ctx.enc_lin.transform(Xf, len(Xf))), ctx.k
-            )
-        x = ctx.enc_num.transform(Xf, len(Xf))
-        tau = np.empty((len(Xf), len(fitted), ctx.k))
+            phis = [_with_intercept(feats("lin", j)) for j in range(len(fitted))]
+            return _linear_predict(fitted, phis, ctx.k)
+        tau = np.empty((m, len(fitted), ctx.k))
         var = np.empty_like(tau)
         for j, forest in enumerate(fitted):
+            x = feats("num", j)
             if not with_var:
-                tau[:, j, :] = forest.predict(x).reshape(len(Xf), -1)
+                tau[:, j, :] = forest.predict(x).reshape(m, -1)
                 continue
             point, v = forest.predict_and_var(x)
             tau[:, j, :] = point

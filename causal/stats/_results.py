@@ -57,6 +57,26 @@ class _DictMixin:
             return pd.DataFrame(arrays)
         return pd.DataFrame([self.to_dict()])
 
+    def _repr_html_(self) -> str:
+        """An escaped two-column table of the fields (notebooks); presentation only."""
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:right'>{html.escape(_cell(v))}</td></tr>"
+            for k, v in self.to_dict().items()
+        )
+        return f"<table class='{type(self).__name__}'>{rows}</table>"
+
+
+def _cell(value: Any) -> str:
+    """One field as text: floats to 4 significant digits, NaN as an em dash."""
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
 
 @dataclass(frozen=True, slots=True)
 class EffectResult(_DictMixin):

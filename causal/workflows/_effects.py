@@ -76,6 +76,18 @@ class EffectEstimates:
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([o.to_dict() for o in self.outcomes])
 
+    def _repr_html_(self) -> str:
+        """The per-outcome ATE table, escaped (notebooks); the same table as :meth:`summary`."""
+        from causal.experiments._format import html_table
+
+        rows = [o.to_dict() for o in self.outcomes]
+        cols = ["outcome", "effect", "effect_ci_lower", "effect_ci_upper", "se", "pvalue"]
+        cols += ["estimator"] + (
+            ["true_ate"] if any(o.true_ate is not None for o in self.outcomes) else []
+        )
+        caption = f"Boost effects ({len(self.effects):,} items; doubly-robust ATE, 95% CI)"
+        return html_table(rows, cols, caption=caption)
+
     def summary(self) -> str:
         lines = [f"Boost effects ({len(self.effects):,} items; doubly-robust ATE, 95% CI)"]
         for o in self.outcomes:

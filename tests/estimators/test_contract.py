@@ -224,3 +224,25 @@ def test_blend_weights_find_the_exact_candidate_on_badly_scaled_outcomes() -> No
     target = truth + rng.normal(0, 30.0, 600)
     weights = _simplex_weights(preds, target, np.ones(600))
     assert weights[1] > WEIGHT_ON_EXACT_MIN, weights
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_sklearn_estimator_contract(name: str) -> None:
+    """Every estimator is a scikit-learn estimator: get/set_params, clone, the HTML repr."""
+    from sklearn.base import BaseEstimator, clone
+
+    est = make(name)
+    assert isinstance(est, BaseEstimator)
+    params = est.get_params()
+    assert (
+        params["cv"] == 2 and params["random_state"] == 0 and params["nuisance_params"] == NUISANCE
+    )
+    twin = clone(est)
+    assert type(twin) is type(est) and twin is not est and twin.get_params() == params
+    assert est.set_params(cv=3, clip=0.02) is est and (est.cv, est.clip) == (3, 0.02)
+    assert twin.cv == 2  # the clone is independent
+    with pytest.raises(estimators.EstimatorInputError, match="has no parameter 'bogus'"):
+        est.set_params(bogus=1)
+    html = est._repr_html_()
+    assert name in html and "<" in html
+    assert repr(est).startswith(f"{name}(") and "cv=3" in repr(est)
