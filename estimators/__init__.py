@@ -45,6 +45,8 @@ from estimators._learners import (
     XLearner,
 )
 from estimators._linear import wls_robust
+from estimators._policy import PolicyResult, policy_tree, target_top_share
+from estimators._tradeoff import Tradeoff, tradeoff
 
 __all__ = [
     "ATEResult",
@@ -71,4 +73,9 @@ __all__ = [
     "HighCardinalityWarning",
     "Evaluation",
     "evaluate",
+    "PolicyResult",
+    "policy_tree",
+    "target_top_share",
+    "Tradeoff",
+    "tradeoff",
 ]

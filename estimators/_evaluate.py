@@ -35,7 +35,15 @@ from estimators._scores import (
     uplift_curve,
 )
 
-__all__ = ["Evaluation", "evaluate", "honest_cate", "dr_scores"]
+__all__ = [
+    "Evaluation",
+    "ScoreContext",
+    "dr_scores",
+    "evaluate",
+    "honest_cate",
+    "honest_cate_all",
+    "score_context",
+]
 
 #: Default shares for the uplift curve and the top-share policy values.
 DEFAULT_SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
@@ -402,6 +410,99 @@ def _members(est: BaseCate) -> list[tuple[BaseCate, float]]:
     return [(est, 1.0)]
 
 
+@dataclass(frozen=True)
+class ScoreContext:
+    """The rows to evaluate on: their cross-fitted context and which outcome/arm.
+
+    ``ctx`` is the model's own context when ``same`` (fitted on these rows), else one
+    cross-fitted on the new rows; ``j``/``a`` index the model's outcome/arm, ``j_e``/``a_e``
+    the same in ``ctx``; ``groups`` are cluster codes or None.
+    """
+
+    ctx: Context
+    same: bool
+    groups: np.ndarray | None
+    j: int
+    a: int
+    j_e: int
+    a_e: int
+    notes: tuple[str, ...]
+
+
+def score_context(
+    est: BaseCate,
+    Y: Any,
+    T: Any,
+    *,
+    X: Any,
+    W: Any,
+    groups: Any,
+    outcome: Any,
+    T1: Any,
+    rng: np.random.Generator,
+    multi_outcome: bool = False,
+) -> ScoreContext:
+    """Reuse ``est``'s cross-fitted nuisances on its own rows, or cross-fit them on new rows."""
+    if not isinstance(est, BaseCate):
+        raise EstimatorInputError(
+            f"Expected a fitted estimator from 'estimators'; got {type(est).__name__}. "
+            "For another library's model pass its predictions as cate=."
+        )
+    ctx = est._fitted()
+    names = ctx.data.outcome_names
+    j = _index(names, outcome, "outcome", default_ok=multi_outcome)
+    if not ctx.data.discrete:
+        dr_scores(ctx, 0, 0)  # raises the continuous-treatment message
+    arms = list(ctx.data.levels[1:])
+    a = _index(arms, T1, "T1", default_ok=False)
+    notes: list[str] = []
+    same = _same_rows(ctx, Y, T)
+    if same:
+        ectx = ctx
+        g = _as_codes(groups, ctx.data.n) if groups is not None else ctx.data.groups
+    else:
+        if ctx.data.X is not None and X is None:
+            raise EstimatorInputError(
+                "Y/T are not the rows the model was fitted on, so X (and W if used) must be "
+                "given to evaluate on these new rows."
+            )
+        ectx = build_context(
+            "evaluate",
+            Y,
+            T,
+            X,
+            W,
+            None,
+            groups,
+            cv=est.cv,
+            clip=est.clip,
+            max_onehot_levels=est.max_onehot_levels,
+            discrete_treatment=True,
+            control=ctx.data.levels[0],
+            nuisance_params=est.nuisance_params,
+            n_jobs=est.n_jobs,
+            rng=rng,
+        )
+        g = ectx.data.groups
+        notes.append("Held-out evaluation: nuisances cross-fitted on the evaluation rows.")
+    j_e = _index(ectx.data.outcome_names, names[j], "outcome", default_ok=True)
+    a_e = _index(list(ectx.data.levels[1:]), arms[a], "T1", default_ok=True)
+    return ScoreContext(ectx, same, g, j, a, j_e, a_e, tuple(notes))
+
+
+def honest_cate_all(est: BaseCate, ctx: Context, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold CATE predictions of every outcome and arm, shape (n, d_y, k); see
+    :func:`honest_cate`."""
+    out = np.zeros((ctx.data.n, ctx.data.y.shape[1], ctx.k))
+    for k in np.unique(folds):
+        tr = np.flatnonzero(folds != k)
+        te = np.flatnonzero(folds == k)
+        for member, weight in _members(est):
+            state = member._final_fit(ctx, tr)
+            out[te] += weight * member._final_predict_rows(state, ctx, te)[0]
+    return out
+
+
 def honest_cate(est: BaseCate, ctx: Context, folds: np.ndarray, j: int, a: int) -> np.ndarray:
     """Out-of-fold CATE predictions: each fold predicted by final stages fitted on the others.
 
@@ -527,58 +628,17 @@ def evaluate(
             "n_groups": Integer(2, 20),
         },
     )
-    if not isinstance(est, BaseCate):
-        raise EstimatorInputError(
-            f"evaluate() takes a fitted estimator from 'estimators'; got {type(est).__name__}. "
-            "For another library's model pass its predictions as cate=."
-        )
-    ctx = est._fitted()
     rng = resolve_rng(random_state, "evaluate")
     shares_t = tuple(DEFAULT_SHARES if shares is None else shares)
     if not shares_t or any(not (0.0 < float(s) <= 1.0) for s in shares_t):
         raise EstimatorInputError(
             f"shares must be a non-empty sequence of numbers in (0, 1]; got {shares!r}."
         )
-    names = ctx.data.outcome_names
-    j = _index(names, outcome, "outcome", default_ok=False)
-    if not ctx.data.discrete:
-        dr_scores(ctx, 0, 0)  # raises the continuous-treatment message
-    arms = list(ctx.data.levels[1:])
-    a = _index(arms, T1, "T1", default_ok=False)
-    notes: list[str] = []
-
-    same = _same_rows(ctx, Y, T)
-    if same:
-        ectx = ctx
-        g = _as_codes(groups, ctx.data.n) if groups is not None else ctx.data.groups
-    else:
-        if ctx.data.X is not None and X is None:
-            raise EstimatorInputError(
-                "Y/T are not the rows the model was fitted on, so X (and W if used) must be "
-                "given to evaluate on these new rows."
-            )
-        ectx = build_context(
-            "evaluate",
-            Y,
-            T,
-            X,
-            W,
-            None,
-            groups,
-            cv=est.cv,
-            clip=est.clip,
-            max_onehot_levels=est.max_onehot_levels,
-            discrete_treatment=True,
-            control=ctx.data.levels[0],
-            nuisance_params=est.nuisance_params,
-            n_jobs=est.n_jobs,
-            rng=rng,
-        )
-        g = ectx.data.groups
-        notes.append("Held-out evaluation: nuisances cross-fitted on the evaluation rows.")
+    sc = score_context(est, Y, T, X=X, W=W, groups=groups, outcome=outcome, T1=T1, rng=rng)
+    ectx, same, g, j, a, j_e, a_e = sc.ctx, sc.same, sc.groups, sc.j, sc.a, sc.j_e, sc.a_e
+    ctx = est._fitted()
+    names, arms, notes = ctx.data.outcome_names, list(ctx.data.levels[1:]), list(sc.notes)
     n = ectx.data.n
-    j_e = _index(ectx.data.outcome_names, names[j], "outcome", default_ok=True)
-    a_e = _index(list(ectx.data.levels[1:]), arms[a], "T1", default_ok=True)
     scores = dr_scores(ectx, j_e, a_e)
     ate = mean_effect_from_scores(
         scores,
