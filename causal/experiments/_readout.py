@@ -7,11 +7,13 @@ to the engine's :class:`~causal.stats.Moments`:
 - each treatment arm against control, every metric: :func:`~causal.stats.mean_effect`
   (Welch t for means, z for proportions) or :func:`~causal.stats.ratio_effect` (delta method;
   clustered designs use it for every metric, as a ratio of cluster sums);
-- multiple testing: :func:`~causal.stats.adjust_pvalues` with ``correction`` over success
-  metrics × arms; guardrails form their own family; segments use Benjamini–Hochberg over
+- multiple testing: :func:`~causal.stats.adjust_pvalues` with ``correction`` over the success
+  metrics × arms the config names (a metric that could not be estimated keeps its place in the
+  family); guardrails form their own family; segments use Benjamini–Hochberg over
   segment × metric × arm and are flagged exploratory;
 - guardrails: :func:`~causal.stats.noninferiority` with their margin, then
-  :func:`~causal.stats.decide` per arm (an SRM failure makes the readout untrustworthy).
+  :func:`~causal.stats.decide` per arm (an SRM failure, or a success metric that could not be
+  estimated, makes the readout untrustworthy).
 """
 
 from __future__ import annotations
@@ -376,9 +378,11 @@ def _row(
 
 
 def _with_adjusted(rows: list[MetricRow], method: Correction) -> list[MetricRow]:
+    """Adjust over the family the config fixes: every row counts, estimated or not."""
     if not rows:
         return rows
-    adj = adjust_pvalues(np.array([r.pvalue for r in rows], dtype=float), method=method)
+    p = np.array([r.pvalue for r in rows], dtype=float)
+    adj = adjust_pvalues(p, method=method, family_size=len(rows))
     from dataclasses import replace
 
     return [replace(r, pvalue_adjusted=float(a)) for r, a in zip(rows, adj, strict=True)]
@@ -392,6 +396,59 @@ def _variant_order(design: ExperimentDesign, present: Sequence[str]) -> list[str
     else:
         order = sorted(present)
     return [v for v in order if v != str(design.control)]
+
+
+def _check_options(
+    design: ExperimentDesign,
+    *,
+    alpha: float,
+    correction: str,
+    margins: Mapping[str, float] | None,
+    relative_margins: bool,
+    decrease_is_good: Sequence[str],
+    srm_alpha: float,
+) -> dict[str, float]:
+    """Every readout parameter checked before any data is read; returns the margins."""
+    if not isinstance(design, ExperimentDesign):
+        raise ConfigError(
+            f"The 'design' parameter must be an ExperimentDesign. Got {type(design).__name__}."
+        )
+    for name, value in (("alpha", alpha), ("srm_alpha", srm_alpha)):
+        if isinstance(value, bool) or not (isinstance(value, int | float) and 0 < value < 1):
+            raise ConfigError(f"The '{name}' parameter must be a float in (0, 1). Got {value!r}.")
+    if correction not in ("holm", "bh", "none"):
+        raise ConfigError(
+            f"The 'correction' parameter must be 'holm', 'bh' or 'none'. Got {correction!r}."
+        )
+    if not isinstance(relative_margins, bool):
+        raise ConfigError(
+            f"The 'relative_margins' parameter must be True or False. Got {relative_margins!r}."
+        )
+    if isinstance(decrease_is_good, str):
+        raise ConfigError(
+            "The 'decrease_is_good' parameter must be a list of metric names. "
+            f"Got the string {decrease_is_good!r}."
+        )
+    margins = dict(margins or {})
+    guard_names = {g.name for g in design.guardrails}
+    unknown = sorted(set(margins) - guard_names)
+    if unknown:
+        raise ConfigError(
+            f"'margins' names metric(s) {', '.join(unknown)} that are not guardrails; "
+            f"guardrails: {', '.join(sorted(guard_names)) or 'none'}."
+        )
+    no_margin = [g.name for g in design.guardrails if g.name not in margins]
+    if no_margin:
+        raise ConfigError(
+            f"Guardrail(s) {', '.join(no_margin)} need a non-inferiority 'margin' (e.g. 0.01 "
+            "for 1% relative harm tolerated)."
+        )
+    all_names = {m.name for m in design.all_metrics()}
+    bad_dir = sorted(set(decrease_is_good) - all_names)
+    if bad_dir:
+        raise ConfigError(f"'decrease_is_good' names unknown metric(s): {', '.join(bad_dir)}.")
+
+    return margins
 
 
 def readout_from_aggregates(
@@ -420,12 +477,11 @@ def readout_from_aggregates(
     >>> readout_from_aggregates(agg, d).metrics[0].effect
     1.0
     """
-    if not (isinstance(alpha, int | float) and 0 < alpha < 1):
-        raise ConfigError(f"The 'alpha' parameter must be a float in (0, 1). Got {alpha!r}.")
-    if correction not in ("holm", "bh", "none"):
-        raise ConfigError(
-            f"The 'correction' parameter must be 'holm', 'bh' or 'none'. Got {correction!r}."
-        )
+    margins = _check_options(
+        design, alpha=alpha, correction=correction, margins=margins,
+        relative_margins=relative_margins, decrease_is_good=decrease_is_good,
+        srm_alpha=srm_alpha,
+    )  # fmt: skip
     control = str(design.control)
     present = aggregates.variants()
     if control not in present:
@@ -446,25 +502,6 @@ def readout_from_aggregates(
             f"Column '{design.variant}' holds only the control label '{control}'; a readout "
             "needs at least one treatment arm."
         )
-    margins = dict(margins or {})
-    guard_names = {g.name for g in design.guardrails}
-    unknown = sorted(set(margins) - guard_names)
-    if unknown:
-        raise ConfigError(
-            f"'margins' names metric(s) {', '.join(unknown)} that are not guardrails; "
-            f"guardrails: {', '.join(sorted(guard_names)) or 'none'}."
-        )
-    no_margin = [g.name for g in design.guardrails if g.name not in margins]
-    if no_margin:
-        raise ConfigError(
-            f"Guardrail(s) {', '.join(no_margin)} need a non-inferiority 'margin' (e.g. 0.01 "
-            "for 1% relative harm tolerated)."
-        )
-    all_names = {m.name for m in design.all_metrics()}
-    bad_dir = sorted(set(decrease_is_good) - all_names)
-    if bad_dir:
-        raise ConfigError(f"'decrease_is_good' names unknown metric(s): {', '.join(bad_dir)}.")
-
     clustered = aggregates.clustered
     observed = {v: aggregates.units(GroupKey(v)) for v in present}
     srm = srm_test(observed, design.expected_split, alpha=srm_alpha)
@@ -639,10 +676,12 @@ def readout(
     >>> ro.to_pandas()[["metric", "variant"]].values.tolist()
     [['ctr', 'new']]
     """
-    if not isinstance(design, ExperimentDesign):
-        raise ConfigError(
-            f"The 'design' parameter must be an ExperimentDesign. Got {type(design).__name__}."
-        )
+    # every parameter is checked before the engine reads anything
+    _check_options(
+        design, alpha=alpha, correction=correction, margins=margins,
+        relative_margins=relative_margins, decrease_is_good=decrease_is_good,
+        srm_alpha=srm_alpha,
+    )  # fmt: skip
     eng = get_engine(engine, connection)
     aggregates = eng.aggregate(data, AggregateRequest.from_design(design))
     return readout_from_aggregates(

@@ -126,10 +126,13 @@ def decide(
     """Ship only if a success metric wins and every guardrail is non-inferior.
 
     Rules, in order: an SRM failure makes the experiment ``"untrustworthy"`` (do not decide);
-    a success metric significantly worse, or a guardrail not shown non-inferior, gives
-    ``"no_ship"``; at least one success metric significantly better gives ``"ship"``;
-    otherwise ``"no_ship"`` (no evidence of a win). "Significantly" uses the adjusted p-values
-    when given (multiple testing across metrics × arms), else the raw ones.
+    a success metric significantly worse, or a guardrail not shown non-inferior (including one
+    that could not be estimated), gives ``"no_ship"``; a success metric that could not be
+    estimated (NaN p-value) makes the decision ``"untrustworthy"`` (incomplete: the missing
+    metric might have lost); at least one success metric significantly better gives
+    ``"ship"``; otherwise ``"no_ship"`` (no evidence of a win). "Significantly" uses the
+    adjusted p-values when given (multiple testing across metrics × arms, over the family the
+    config fixes), else the raw ones.
 
     Parameters
     ----------
@@ -174,7 +177,11 @@ def decide(
         )
     winners: list[str] = []
     losers: list[str] = []
+    missing: list[str] = []
     for name, res in success.items():
+        if not (math.isfinite(res.pvalue) and math.isfinite(res.effect)):
+            missing.append(name)
+            continue
         p = res.pvalue if pvalues_adjusted is None else pvalues_adjusted.get(name, res.pvalue)
         if not (math.isfinite(p) and p < alpha):
             continue
@@ -187,10 +194,16 @@ def decide(
     elif failed:
         reason = f"Guardrail(s) {', '.join(failed)} not shown non-inferior within their margin."
         decision = "no_ship"
+    elif missing:
+        reason = (
+            f"Incomplete: success metric(s) {', '.join(missing)} could not be estimated, so "
+            "the readout cannot support a decision; fix the data or the metric and rerun."
+        )
+        decision = "untrustworthy"
     elif winners:
         reason = f"{', '.join(winners)} improved significantly and every guardrail held."
         decision = "ship"
     else:
         reason = "No success metric improved significantly."
         decision = "no_ship"
-    return Decision(decision, reason, tuple(winners), tuple(losers), tuple(failed))
+    return Decision(decision, reason, tuple(winners), tuple(losers), tuple(failed), tuple(missing))

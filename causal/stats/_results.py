@@ -203,11 +203,14 @@ class Decision(_DictMixin):
     ----------
     decision : {"ship", "no_ship", "untrustworthy"}
         ``ship`` when a success metric wins and every guardrail is non-inferior;
-        ``untrustworthy`` (do not decide) when the SRM check failed.
+        ``untrustworthy`` (do not decide) when the SRM check failed or a success metric could
+        not be estimated (the readout is incomplete).
     reason : str
         One sentence.
     winners, losers, failed_guardrails : tuple of str
         Success metrics significantly better / worse; guardrails not shown non-inferior.
+    not_estimated : tuple of str
+        Success metrics that could not be estimated (no p-value).
     """
 
     decision: str
@@ -215,6 +218,7 @@ class Decision(_DictMixin):
     winners: tuple[str, ...] = ()
     losers: tuple[str, ...] = ()
     failed_guardrails: tuple[str, ...] = ()
+    not_estimated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,3 +283,14 @@ def test_simulate_experiment_writes_table_and_truth_together(tmp_path, capsys):
     code, _, err = _run(capsys, "simulate", "experiment", "--users", "500", "--out", str(out))
     assert code == 0, err
     assert sorted(p.name for p in out.parent.iterdir()) == ["e.csv", "e.csv.truth.json"]
+
+
+def test_config_is_validated_before_the_data(files, capsys):
+    tmp_path, _, _ = files
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(CONFIG + "srm_alpha: 2\nexpected_split: {c: 0.5, t: 0.6}\n")
+    data = _bad_data(tmp_path, "corrupt_parquet")
+    code, _, err = _run(capsys, "readout", data, "-c", str(cfg), "-o", str(tmp_path / "o"))
+    assert code == 2
+    _assert_one_paragraph(err, "'srm_alpha'", "shares sum to 1.1")
+    assert "Parquet" not in err

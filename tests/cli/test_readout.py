@@ -143,7 +143,7 @@ def test_table_in_duckdb_database(exp_csv, tmp_path):
         ),
         (
             "variant: arm\ncontrol: control\nmetrics:\n  - {name: r, type: median, column: x}\n",
-            "'type' must be one of",
+            "'metrics[0].type' ('r') must be one of mean, proportion, ratio",
         ),
         (
             "variant: arm\ncontrol: control\nmetrics:\n  - {name: r, type: mean, column: revenue}\n"

@@ -370,3 +370,45 @@ def test_relative_lift_null_when_raw_control_mean_is_zero_even_with_cuped(data, 
     # HTML: the note is shown beside the table
     html = ro._repr_html_()
     assert "cuped / treatment: relative lift undefined: the control mean is 0" in html
+
+
+# ---- a success metric that cannot be estimated (issue 8, item 11) -------------------------
+
+RAW_P = 0.0313  # the surviving metric's raw p-value in the issue's example
+
+
+def _one_winner_one_missing(n: int = 1000) -> pd.DataFrame:
+    """'y' with Welch p = RAW_P exactly; 'ctr' whose treatment denominator sums to 0."""
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=n)
+    base = (base - base.mean()) / base.std(ddof=1)
+    t_crit = sps.t.isf(RAW_P / 2, 2 * n - 2)  # equal n and variance: Welch df = 2n - 2
+    delta = t_crit * np.sqrt(2 / n)
+    return pd.DataFrame(
+        {
+            "arm": np.repeat(["control", "treatment"], n),
+            "y": np.concatenate([base, base + delta]),
+            "clicks": np.tile(rng.poisson(2, n), 2),
+            "views": np.concatenate([rng.poisson(20, n) + 1, np.zeros(n, dtype=int)]),
+        }
+    )
+
+
+@pytest.mark.parametrize("correction", ["holm", "bh"])
+def test_missing_success_metric_keeps_its_place_in_the_family(correction):
+    df = _one_winner_one_missing()
+    d = ExperimentDesign("arm", "control", [Mean("y", "y"), Ratio("ctr", "clicks", "views")])
+    ro = readout(df, d, correction=correction)
+    y, ctr = _row(ro, "y"), _row(ro, "ctr")
+    assert y.pvalue == pytest.approx(RAW_P, rel=1e-6)
+    assert np.isnan(ctr.pvalue) and np.isnan(ctr.pvalue_adjusted)
+    # the family is the configured two metrics: 0.0626, not 0.0313 as if 'ctr' was never asked
+    assert y.pvalue_adjusted == pytest.approx(2 * RAW_P, rel=1e-6)
+    dec = ro.decisions["treatment"]
+    assert dec.decision == "untrustworthy" and dec.not_estimated == ("ctr",)
+    assert ro.decision == "untrustworthy" and "ctr" in dec.reason
+    assert ro.to_dict()["decision"]["arms"]["treatment"]["not_estimated"] == ["ctr"]
+    # with only 'y' configured it is a win at 0.0313
+    solo = readout(df, ExperimentDesign("arm", "control", [Mean("y", "y")]))
+    assert solo.metrics[0].pvalue_adjusted == pytest.approx(RAW_P, rel=1e-6)
+    assert solo.decision == "ship"

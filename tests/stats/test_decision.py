@@ -92,3 +92,14 @@ def test_srm_failure_means_untrustworthy():
     assert d.to_dict()["decision"] == "untrustworthy"
     ok = srm_test({"control": 10_000, "treatment": 10_010})
     assert decide({"saves": _result(0.5, 0.1, pvalue=1e-9)}, srm=ok).decision == "ship"
+
+
+def test_success_metric_not_estimated_blocks_ship():
+    win = _result(0.5, 0.1, pvalue=1e-9)
+    missing = _result(math.nan, math.nan, pvalue=math.nan)
+    d = decide({"saves": win, "ctr": missing})
+    assert d.decision == "untrustworthy" and d.not_estimated == ("ctr",)
+    assert "ctr" in d.reason and "could not be estimated" in d.reason
+    # a conclusive loss still says no_ship (the missing metric cannot rescue it)
+    lose = _result(-0.5, 0.1, pvalue=1e-9)
+    assert decide({"saves": lose, "ctr": missing}).decision == "no_ship"

@@ -88,3 +88,15 @@ def test_adjust_none_and_errors():
         adjust_pvalues([0.1], "bonferroni")
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         adjust_pvalues([1.2], "bh")
+
+
+@pytest.mark.parametrize("method", ["holm", "bh"])
+def test_fixed_family_counts_untested_hypotheses_as_p_one(method):
+    # a family fixed at 4 with one test not run == the same family with that p-value at 1
+    p = np.array([0.01, 0.02, np.nan, 0.04])
+    got = adjust_pvalues(p, method=method, family_size=4)
+    want = adjust_pvalues(np.where(np.isnan(p), 1.0, p), method=method)
+    assert np.isnan(got[2])
+    np.testing.assert_allclose(np.delete(got, 2), np.delete(want, 2), rtol=0, atol=1e-15)
+    with pytest.raises(ConfigError, match="family_size"):
+        adjust_pvalues(p, family_size=2)
