@@ -118,7 +118,8 @@ def findings(ww: Any) -> list[str]:
                 f"({_num(best['effect'] * scale)}), smallest for {worst['segment']} = "
                 f"{worst['value']} ({_num(worst['effect'] * scale)})."
             )
-        tgt = _targeting_line(o, scale, unit, lvl)
+        guarded = o.outcome in (ww.tradeoffs.get("guardrails") or {})
+        tgt = "" if guarded else _targeting_line(o, scale, unit, lvl)
         if tgt:
             out.append(tgt)
         if len(o.drivers):
@@ -130,6 +131,9 @@ def findings(ww: Any) -> list[str]:
                 f"{o.outcome}: {passed} of {len(o.refutations)} robustness checks passed"
                 + ("." if passed == len(o.refutations) else " — read the estimate with care.")
             )
+    trade = _tradeoff_line(ww, lvl)
+    if trade:
+        out.append(trade)
     if len(ww.attribution):
         sig = ww.attribution[ww.attribution["pvalue_adjusted"] < alpha]
         out.append(
@@ -163,13 +167,50 @@ def _targeting_line(o: Any, scale: float, unit: str, lvl: str) -> str:
     everyone = pv.loc[pv["share"].idxmax()]
     text = (
         f"{o.outcome}, targeting: boosting only the top {100 * best['share']:.0f}% of items by "
-        f"predicted effect gains {_num(best['value'] * scale)}{unit} per item across all items "
+        f"predicted effect changes it by {_num(best['value'] * scale)}{unit} per item across all items "
         f"({lvl} CI {_num(best['value_ci_lower'] * scale)} to "
         f"{_num(best['value_ci_upper'] * scale)}), against {_num(everyone['value'] * scale)} "
         f"for boosting {100 * everyone['share']:.0f}%"
     )
     het = _heterogeneity_text(o)
     return text + (f"; {het}." if het else ".")
+
+
+def _tradeoff_row(ww: Any) -> Any:
+    fr = ww.tradeoffs.get("frontier")
+    if not isinstance(fr, pd.DataFrame) or not len(fr):
+        return None
+    rec = fr[fr["recommended"]] if "recommended" in fr.columns else fr.iloc[:0]
+    return rec.iloc[0] if len(rec) else None
+
+
+def _tradeoff_line(ww: Any, lvl: str) -> str:
+    row = _tradeoff_row(ww)
+    if row is None:
+        if ww.tradeoffs.get("guardrails"):
+            return (
+                "Trade-offs: no targeting policy keeps every guardrail "
+                f"({', '.join(ww.tradeoffs['guardrails'])}) within its margin."
+            )
+        return ""
+    primary = ww.tradeoffs["primary"]
+    parts = [
+        f"{o.outcome} {_num(row[o.outcome])} ({_num(row[o.outcome + '_ci_lower'])} to "
+        f"{_num(row[o.outcome + '_ci_upper'])})"
+        for o in ww.outcomes
+        if o.outcome in row.index
+    ]
+    guards = ww.tradeoffs.get("guardrails") or {}
+    rule = (
+        f"holding {', '.join(f'{g} within +{_num(m, 2, sign=False)}' for g, m in guards.items())}"
+        if guards
+        else "with no guardrail"
+    )
+    return (
+        f"Trade-offs: boosting the {100 * row['share_boosted']:.0f}% of items with the best "
+        f"predicted effect on {primary}, {rule}, changes per item (over boosting none; "
+        f"{lvl} CI) " + "; ".join(parts) + "."
+    )
 
 
 # ----------------------------------------------------------------------------- plots
@@ -311,6 +352,34 @@ def _targeting_figure(o: Any, alpha: float) -> str:
     )
 
 
+def _tradeoff_figure(ww: Any, alpha: float) -> str:
+    plt = _plt()
+    fr = ww.tradeoffs["frontier"]
+    primary = ww.tradeoffs["primary"]
+    others = [o.outcome for o in ww.outcomes if o.outcome != primary and o.outcome in fr]
+    fig, axes = plt.subplots(1, len(others), figsize=(4.2 * len(others), 3.4), squeeze=False)
+    for ax, g in zip(axes[0], others, strict=True):
+        colors = [_GREEN if f else _GREY for f in fr.get("feasible", [True] * len(fr))]
+        ax.errorbar(
+            fr[g], fr[primary],
+            xerr=[fr[g] - fr[f"{g}_ci_lower"], fr[f"{g}_ci_upper"] - fr[g]],
+            yerr=[fr[primary] - fr[f"{primary}_ci_lower"], fr[f"{primary}_ci_upper"] - fr[primary]],
+            fmt="none", ecolor="#bbb", lw=1,
+        )  # fmt: skip
+        ax.scatter(fr[g], fr[primary], c=colors, zorder=3)
+        margin = (ww.tradeoffs.get("guardrails") or {}).get(g)
+        if margin is not None:
+            ax.axvline(margin, color=_RED, lw=1, ls="--")
+        ax.set_xlabel(f"change in {g} per item")
+        ax.set_ylabel(f"change in {primary} per item")
+    fig.tight_layout()
+    return svg_figure(
+        fig,
+        f"Each point is a targeting policy (a price on the guardrails); green: every guardrail's "
+        f"upper {_level(alpha)} bound within its margin (red dashed line).",
+    )
+
+
 def _bars(df: pd.DataFrame, value: str, label: str, title: str) -> Any:
     plt = _plt()
     top = df.head(12).iloc[::-1]
@@ -414,6 +483,18 @@ def whatworks_sections(ww: Any) -> list[Section]:
     if tgt_parts:
         sections.append(Section("Where a boost pays off: the value of targeting",
                                 "".join(tgt_parts)))  # fmt: skip
+    fr = ww.tradeoffs.get("frontier")
+    if isinstance(fr, pd.DataFrame) and len(fr):
+        body = f"<p>{_e(_tradeoff_line(ww, _level(alpha)))}</p>"
+        if len(fr) > 1:
+            body += _tradeoff_figure(ww, alpha)
+        cols = ["lam", "share_boosted"]
+        for o in ww.outcomes:
+            cols += [c for c in (o.outcome, f"{o.outcome}_ci_lower", f"{o.outcome}_ci_upper")
+                     if c in fr.columns]  # fmt: skip
+        cols += [c for c in ("feasible", "pareto", "recommended") if c in fr.columns]
+        body += _table(fr[cols])
+        sections.append(Section("Trade-offs between outcomes", body))
     drv_parts = []
     for o in ww.outcomes:
         if not len(o.drivers):

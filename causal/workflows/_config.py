@@ -4,7 +4,8 @@ Keys (DESIGN.md): ``unit``, ``treatment``, ``outcomes``, ``modifiers``, ``confou
 optional ``segments``, ``attributes`` (content attributes, each taken in turn as the
 treatment), ``estimator`` (``auto`` default), ``graph`` (DOT text or a path to a .dot/.gv file),
 ``seed``. Also accepted: ``cluster``, ``weight``, ``time`` and ``treatment_kind`` (the other
-:class:`~causal.data.Design` roles) and ``alpha`` (0.05).
+:class:`~causal.data.Design` roles), ``alpha`` (0.05), and for weighing outcomes against each
+other ``primary`` (the outcome to raise) and ``guardrails`` (outcome: largest acceptable rise).
 
 The config is checked completely before any data is read: an unknown key names the closest
 known one, a wrong type names the key and what it must be.
@@ -37,7 +38,17 @@ ESTIMATORS: tuple[str, ...] = (
 
 _COLUMN = ("unit", "treatment", "cluster", "weight", "time")
 _COLUMNS = ("outcomes", "modifiers", "confounders", "segments", "attributes")
-_KEYS = (*_COLUMN, *_COLUMNS, "estimator", "graph", "seed", "alpha", "treatment_kind")
+_KEYS = (
+    *_COLUMN,
+    *_COLUMNS,
+    "estimator",
+    "graph",
+    "seed",
+    "alpha",
+    "treatment_kind",
+    "primary",
+    "guardrails",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +195,22 @@ def parse_whatworks_config(
         time=_column(cfg, "time", False),
         treatment_kind=kind,
     )
+    primary = _column(cfg, "primary", False)
+    guardrails = cfg.get("guardrails") or {}
+    if not isinstance(guardrails, Mapping) or not all(
+        isinstance(k, str) and isinstance(m, int | float) and not isinstance(m, bool)
+        for k, m in guardrails.items()
+    ):
+        raise ConfigError(
+            "The config key 'guardrails' must map outcomes to margins, e.g. "
+            f"guardrails: {{hides: 0.0}}. Got {guardrails!r} instead."
+        )
     base = Path(base_dir) if base_dir is not None else None
     options = {
         "attributes": _columns(cfg, "attributes", False),
         "estimator": estimator,
+        "primary": primary,
+        "guardrails": {str(k): float(m) for k, m in guardrails.items()},
         "graph": _graph(cfg.get("graph"), base),
         "seed": seed,
         "alpha": float(alpha),

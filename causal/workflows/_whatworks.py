@@ -18,7 +18,7 @@ import importlib.metadata
 import platform
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -171,15 +171,6 @@ def _why(estimator: str, model: Any) -> str:
     return text + "."
 
 
-def _intervals(model: Any, X: Any, alpha: float, n: int) -> tuple[np.ndarray, np.ndarray, str]:
-    try:
-        lo, hi = model.effect_interval(X, alpha=alpha)
-    except NotImplementedError as exc:
-        nan = np.full(n, np.nan)
-        return nan, nan, f"no per-item intervals: {exc}"
-    return (np.asarray(lo, dtype=float).reshape(n), np.asarray(hi, dtype=float).reshape(n), "")
-
-
 def _frames(df: pd.DataFrame, design: Design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """X (modifiers; text as pandas categoricals, used natively) and W (other confounders)."""
     mods = list(design.modifiers)
@@ -208,10 +199,8 @@ def _weighted_mean(a: np.ndarray, w: np.ndarray | None) -> float:
     return float(np.average(a, weights=w)) if w is not None and w.sum() > 0 else float(a.mean())
 
 
-def _fit_outcome(
-    outcome: str,
+def _fit(
     v: ValidatedData,
-    df: pd.DataFrame,
     X: pd.DataFrame | None,
     W: pd.DataFrame | None,
     *,
@@ -220,35 +209,61 @@ def _fit_outcome(
     alpha: float,
     n_jobs: int | None,
     notes: list[str],
-) -> tuple[OutcomeEffect, Any, np.ndarray, np.ndarray, np.ndarray]:
-    y = np.asarray(v.y[outcome])
+) -> tuple[Any, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """One model for all outcomes (the nuisances, propensity included, are fitted once):
+    the model, Y as fitted, and the per-item effects and interval bounds, each (n, d)."""
+    outcomes = list(v.design.outcomes)
+    Y = pd.DataFrame({o: np.asarray(v.y[o]) for o in outcomes})
     model = _model(estimator, seed, n_jobs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(y, np.asarray(v.t), X=X, W=W, sample_weight=v.weight, groups=v.cluster)
+        model.fit(Y, np.asarray(v.t), X=X, W=W, sample_weight=v.weight, groups=v.cluster)
     for w in caught:
-        msg = f"{outcome}: {w.message}"
-        if msg not in notes and "overlap" in str(w.message).lower():
-            notes.append(msg)
-    n = v.n
-    if X is not None:
-        cate = np.asarray(model.effect(X), dtype=float).reshape(n)
-        lo, hi, why_no = _intervals(model, X, alpha, n)
-        if why_no:
-            notes.append(f"{outcome}: {why_no}")
-        outside = float(np.mean((cate < lo) | (cate > hi))) if not why_no else 0.0
+        if "overlap" in str(w.message).lower():
+            notes.append(str(w.message))
+    n, d = v.n, len(outcomes)
+    if X is None:
+        ates = [model.ate_inference(alpha=alpha, outcome=o) for o in outcomes]
+        cate = np.tile([a.effect for a in ates], (n, 1))
+        lo = np.tile([a.effect_ci_lower for a in ates], (n, 1))
+        hi = np.tile([a.effect_ci_upper for a in ates], (n, 1))
+        return model, Y, cate, lo, hi
+    cate = np.asarray(model.effect(X), dtype=float).reshape(n, d)
+    try:
+        lo_, hi_ = model.effect_interval(X, alpha=alpha)
+        lo = np.asarray(lo_, dtype=float).reshape(n, d)
+        hi = np.asarray(hi_, dtype=float).reshape(n, d)
+    except NotImplementedError as exc:
+        notes.append(f"no per-item intervals: {exc}")
+        lo = hi = np.full((n, d), np.nan)
+    for j, o in enumerate(outcomes):
+        outside = float(np.mean((cate[:, j] < lo[:, j]) | (cate[:, j] > hi[:, j])))
         if outside > 0.01:
             notes.append(
-                f"{outcome}: for {100 * outside:.1f}% of items the per-item estimate lies outside "
+                f"{o}: for {100 * outside:.1f}% of items the per-item estimate lies outside "
                 "its interval (the interval is centred on the blend's debiased estimate; see "
                 "estimators.AutoCate, 'Intervals'); for single items read the interval."
             )
-    else:
-        ate0 = model.ate_inference(alpha=alpha)
-        cate = np.full(n, ate0.effect)
-        lo = np.full(n, ate0.effect_ci_lower)
-        hi = np.full(n, ate0.effect_ci_upper)
-    ate = model.ate_inference(alpha=alpha)
+    return model, Y, cate, lo, hi
+
+
+def _outcome_result(
+    outcome: str,
+    model: Any,
+    Y: pd.DataFrame,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    cate: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    estimator: str,
+    seed: int,
+    alpha: float,
+    notes: list[str],
+) -> OutcomeEffect:
+    y = np.asarray(v.y[outcome])
+    ate = model.ate_inference(alpha=alpha, outcome=outcome)
     weight = None if v.weight is None else np.asarray(v.weight)
     if v.treatment_kind == "binary":
         control = np.asarray(v.t) == 0
@@ -259,8 +274,10 @@ def _fit_outcome(
         share_pos = float(np.mean(lo > 0)) if np.isfinite(lo).all() else float("nan")
         share_neg = float(np.mean(hi < 0)) if np.isfinite(hi).all() else float("nan")
     segments, extras = pd.DataFrame(), {}
-    if v.treatment_kind == "binary" and X is not None:
-        segments, extras = _evaluation(model, outcome, v, df, alpha=alpha, seed=seed, notes=notes)
+    if v.treatment_kind == "binary" and v.design.modifiers:
+        segments, extras = _evaluation(
+            model, outcome, Y, v, df, alpha=alpha, seed=seed, notes=notes
+        )
     truth = None
     if f"true_cate_{outcome}" in df.columns:
         truth = _weighted_mean(df[f"true_cate_{outcome}"].to_numpy(dtype=float), weight)
@@ -269,7 +286,7 @@ def _fit_outcome(
     if selected == "ensemble":
         w = model.weights_
         selected = "AutoCate blend of " + " + ".join(w[w > 0].sort_values(ascending=False).index)
-    result = OutcomeEffect(
+    return OutcomeEffect(
         outcome=outcome,
         estimator=str(selected or type(model).__name__),
         why=_why(estimator, model),
@@ -288,7 +305,35 @@ def _fit_outcome(
         extras=extras,
         true_effect=truth,
     )
-    return result, model, cate, lo, hi
+
+
+def _tradeoffs(
+    model: Any,
+    Y: pd.DataFrame,
+    v: ValidatedData,
+    *,
+    primary: str | None,
+    guardrails: dict[str, float],
+    alpha: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Targeting across outcomes (:func:`estimators.tradeoff`): what boosting by the primary
+    outcome's predicted effect does to every outcome, under the guardrails' margins."""
+    import estimators
+
+    tr = estimators.tradeoff(
+        model, Y, np.asarray(v.t), primary=primary or v.design.outcomes[0],
+        guardrails=guardrails or None, lambdas=None if guardrails else (0.0,), alpha=alpha,
+        random_state=seed,
+    )  # fmt: skip
+    out: dict[str, Any] = {
+        "primary": primary or v.design.outcomes[0],
+        "guardrails": dict(tr.guardrails),
+        "frontier": tr.frontier.reset_index(drop=True),
+    }
+    if tr.notes:
+        out["notes"] = list(tr.notes)
+    return out
 
 
 def _segment_labels(v: ValidatedData) -> pd.DataFrame:
@@ -303,6 +348,7 @@ def _segment_labels(v: ValidatedData) -> pd.DataFrame:
 def _evaluation(
     model: Any,
     outcome: str,
+    Y: pd.DataFrame,
     v: ValidatedData,
     df: pd.DataFrame,
     *,
@@ -316,8 +362,8 @@ def _evaluation(
 
     labels = _segment_labels(v) if v.segments.shape[1] else None
     ev = estimators.evaluate(
-        model, np.asarray(v.y[outcome]), np.asarray(v.t), segments=labels, alpha=alpha,
-        random_state=seed,
+        model, Y, np.asarray(v.t), segments=labels, alpha=alpha, random_state=seed,
+        outcome=outcome,
     )  # fmt: skip
     gate = ev.gate
     segments = pd.DataFrame()
@@ -367,6 +413,8 @@ def what_works(
     attributes: Sequence[str] = (),
     graph: str | None = None,
     estimator: str = "auto",
+    primary: str | None = None,
+    guardrails: Mapping[str, float] | None = None,
     seed: int = 0,
     alpha: float = 0.05,
     connection: Any = None,
@@ -391,6 +439,11 @@ def what_works(
         ``"auto"`` (:class:`estimators.AutoCate`, choosing among candidates with valid CATE
         intervals by out-of-fold loss) or one of CausalForest, LinearDML, DRLearner,
         XLearner, TLearner, SLearner.
+    primary : str, optional
+        The outcome to raise when weighing outcomes against each other (default: the first).
+    guardrails : mapping of outcome to margin, optional
+        Outcomes that must not rise by more than the margin per unit (e.g. ``{"hides": 0.0}``)
+        when targeting; the trade-off section scans the price put on them.
     seed : int
         Random state of every fitted model.
     alpha : float
@@ -427,6 +480,22 @@ def what_works(
         raise ConfigError(f"The 'seed' parameter must be an int >= 0. Got {seed!r} instead.")
     if isinstance(alpha, bool) or not isinstance(alpha, float | int) or not 0 < alpha < 1:
         raise ConfigError(f"The 'alpha' parameter must be in (0, 1). Got {alpha!r} instead.")
+    if primary is not None and primary not in design.outcomes:
+        raise ConfigError(
+            f"The 'primary' parameter must be one of the outcomes {list(design.outcomes)}. "
+            f"Got {primary!r} instead."
+        )
+    for name, margin in dict(guardrails or {}).items():
+        if name not in design.outcomes:
+            raise ConfigError(
+                f"The guardrail {name!r} is not one of the outcomes {list(design.outcomes)}; "
+                "add it to the outcomes or remove it from 'guardrails'."
+            )
+        if isinstance(margin, bool) or not isinstance(margin, int | float):
+            raise ConfigError(
+                f"The margin of guardrail {name!r} must be a number (the largest acceptable "
+                f"rise per unit, e.g. 0). Got {margin!r} instead."
+            )
     if isinstance(attributes, str):
         attributes = [attributes]
     attributes = list(attributes)
@@ -449,20 +518,50 @@ def what_works(
     outcomes: list[OutcomeEffect] = []
     effects = pd.DataFrame({design.unit: np.asarray(v.unit)})
 
-    total = len(design.outcomes)
+    tradeoffs: dict[str, Any] = {}
+    multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
+    total = 1 + len(design.outcomes) + int(multi)
     with _progress(total, progress) as bar:
-        for outcome in design.outcomes:
-            bar.step(f"{outcome}: effect model, segments, targeting")
+        bar.step(f"fitting the effect model ({estimator}) for {len(design.outcomes)} outcome(s)")
+        t0 = time.perf_counter()
+        model, Y, cate, lo, hi = _fit(
+            v, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha), n_jobs=n_jobs,
+            notes=notes,
+        )  # fmt: skip
+        timings["fit"] = time.perf_counter() - t0
+        bar.done()
+        for j, outcome in enumerate(design.outcomes):
+            bar.step(f"{outcome}: segments, calibration, targeting")
             t0 = time.perf_counter()
-            res, _model_fitted, cate, lo, hi = _fit_outcome(
-                outcome, v, df, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha),
-                n_jobs=n_jobs, notes=notes,
+            effects[f"cate_{outcome}"] = cate[:, j]
+            effects[f"cate_{outcome}_ci_lower"] = lo[:, j]
+            effects[f"cate_{outcome}_ci_upper"] = hi[:, j]
+            outcomes.append(
+                _outcome_result(
+                    outcome,
+                    model,
+                    Y,
+                    v,
+                    df,
+                    cate[:, j],
+                    lo[:, j],
+                    hi[:, j],
+                    estimator=estimator,
+                    seed=int(seed),
+                    alpha=float(alpha),
+                    notes=notes,
+                )  # fmt: skip
+            )
+            timings[f"evaluate {outcome}"] = time.perf_counter() - t0
+            bar.done()
+        if multi:
+            bar.step("trade-offs between outcomes")
+            t0 = time.perf_counter()
+            tradeoffs = _tradeoffs(
+                model, Y, v, primary=primary, guardrails=dict(guardrails or {}),
+                alpha=float(alpha), seed=int(seed),
             )  # fmt: skip
-            timings[f"fit {outcome}"] = time.perf_counter() - t0
-            effects[f"cate_{outcome}"] = cate
-            effects[f"cate_{outcome}_ci_lower"] = lo
-            effects[f"cate_{outcome}_ci_upper"] = hi
-            outcomes.append(res)
+            timings["tradeoffs"] = time.perf_counter() - t0
             bar.done()
 
     if v.treatment_kind != "binary":
@@ -506,6 +605,7 @@ def what_works(
         treatment_kind=v.treatment_kind,
         outcomes=tuple(outcomes),
         effects=effects,
+        tradeoffs=tradeoffs,
         methods=methods,
         warnings=tuple(dict.fromkeys(notes)),
     )

@@ -173,6 +173,21 @@ def test_segments_and_targeting(ww, content):
         assert pv.loc[pv["share"].idxmax(), "value"] == pytest.approx(o.effect, rel=1e-6)
 
 
+def test_tradeoffs_without_guardrails(ww):
+    fr = ww.tradeoffs["frontier"]
+    assert ww.tradeoffs["primary"] == "saves" and ww.tradeoffs["guardrails"] == {}
+    assert list(fr["lam"]) == [0.0]  # no guardrail: only the unconstrained policy
+    for o in OUTCOMES:
+        assert fr[f"{o}_ci_lower"].iloc[0] <= fr[o].iloc[0] <= fr[f"{o}_ci_upper"].iloc[0]
+
+
+def test_primary_and_guardrails_are_checked(content):
+    with pytest.raises(causal.ConfigError, match="'primary' parameter"):
+        causal.what_works(content, _design(), primary="clicks", progress=False)
+    with pytest.raises(causal.ConfigError, match="guardrail 'hidez'"):
+        causal.what_works(content, _design(), guardrails={"hidez": 0.0}, progress=False)
+
+
 def test_repr_and_report(ww, tmp_path):
     html = ww._repr_html_()
     assert "saves" in html and "<table>" in html
@@ -184,6 +199,7 @@ def test_repr_and_report(ww, tmp_path):
         "Effect per outcome",
         "Segment effects",
         "Where a boost pays off: the value of targeting",
+        "Trade-offs between outcomes",
         "Methods",
     ):
         assert f"<h2>{title}</h2>" in page
