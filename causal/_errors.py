@@ -84,3 +84,15 @@ class NotFittedError(CausalError, ValueError):
 
 class OptionalDependencyError(CausalError, ImportError):
     """An optional part (e.g. Spark) is used without its extra installed."""
+
+
+# --- causal.graph ---------------------------------------------------------------------------
+__all__ += ["GraphError", "NotIdentifiableError"]
+
+
+class GraphError(CausalError, ValueError):
+    """A causal graph is malformed (a cycle, bad DOT text, a node not in the data)."""
+
+
+class NotIdentifiableError(GraphError):
+    """The graph does not identify the requested effect (names the open back-door path)."""

@@ -124,6 +124,7 @@ def simulate_content(
     n_creators: int | None = None,
     creator_effect_sd: float = 0.5,
     effect_scale: float = 1.0,
+    attribute_effects: bool = False,
 ) -> pd.DataFrame:
     """Simulate content items (pins) with a distribution boost and known true effects.
 
@@ -157,6 +158,12 @@ def simulate_content(
         outcome's baseline (shared within a creator, so outcomes cluster by creator).
     effect_scale : float
         Multiplies every true effect (0 gives a null boost, for false-positive checks).
+    attribute_effects : bool
+        Also make the causal effects of content attributes known: add a ``caption_length``
+        column (words; more for bigger creators and better pins, so confounded) with a known
+        per-word effect, and put the true average effect of each attribute on each outcome in
+        ``df.attrs["true_attribute_effects"]`` (see :func:`_attribute_truth`). Off by default,
+        which leaves every other column exactly as before.
 
     Returns
     -------
@@ -265,6 +272,8 @@ def simulate_content(
         np.minimum(age_days, 60.0) / 30.0 + 0.1
     )
     prior_impressions = rng.poisson(prior_mean * rng.gamma(_DISPERSION, 1.0 / _DISPERSION, n))
+    # --- content-attribute truth (attribute_effects): its own random stream --------------
+    caption = _draw_caption(rng.spawn(1)[0], quality, log_followers) if attribute_effects else None
 
     # --- treatment assignment ------------------------------------------------------------
     def z(v: np.ndarray) -> np.ndarray:
@@ -313,6 +322,10 @@ def simulate_content(
         "outbound_clicks": 0.006 * reach * (0.4 + quality) * (1.0 + 1.5 * shoppable),
         "hides": 0.004 * reach * (1.2 - quality) * (1.0 + 0.5 * text_overlay),
     }
+    if caption is not None:  # attribute_effects: + gamma * caption on the outcome mean
+        for name, gamma in CAPTION_EFFECT.items():
+            if name in base:
+                base[name] = base[name] + gamma * caption / u
     outcomes: dict[str, np.ndarray] = {}
     for name, b in base.items():
         mu = b * u + dose * tau[name]
@@ -359,6 +372,25 @@ def simulate_content(
         "creator_effect_sd": float(creator_effect_sd),
         "effect_scale": float(effect_scale),
     }
+    if caption is not None:
+        df.insert(int(df.columns.get_loc("prior_impressions")) + 1, "caption_length", caption)
+        df.attrs["simulation"]["attribute_effects"] = True
+        df.attrs["true_attribute_effects"] = _attribute_truth(
+            quality=quality,
+            age_days=age_days,
+            log_followers=log_followers,
+            format_code=format_code,
+            text_overlay=text_overlay.astype(float),
+            shoppable=shoppable.astype(float),
+            category_code=category_code,
+            prior_impressions=prior_impressions,
+            u=u,
+            propensity_args=(confounding, overlap, treated_share, randomized or confounding == 0),
+            intensity=intensity,
+            effect_scale=float(effect_scale),
+            seed_rng=rng.spawn(1)[0],
+        )
+        df.attrs["attribute_references"] = {"format": FORMATS[0], "category": CATEGORIES[0]}
     return df
 
 
@@ -393,3 +425,206 @@ def true_ate(df: pd.DataFrame) -> dict[str, float]:
             "simulate_content()."
         )
     return out
+
+
+# --- content-attribute truth (simulate_content(attribute_effects=True)) --------------------
+#: Effect of one more caption word on each outcome's mean (0 for the outcomes not listed).
+CAPTION_EFFECT: dict[str, float] = {"impressions": 1.0, "saves": 0.04, "outbound_clicks": 0.02}
+
+
+def _draw_caption(
+    rng: np.random.Generator, quality: np.ndarray, log_followers: np.ndarray
+) -> np.ndarray:
+    """Caption length in words: Poisson, longer for bigger creators and better pins (mean ~6)."""
+    mean = np.exp(1.8 + 0.25 * (log_followers - 3.6) + 0.8 * (quality - 0.6))
+    return rng.poisson(mean).astype(np.int64)
+
+
+def _expected_outcomes(
+    quality: np.ndarray,
+    freshness: np.ndarray,
+    log_followers: np.ndarray,
+    is_video: np.ndarray,
+    is_carousel: np.ndarray,
+    text_overlay: np.ndarray,
+    shoppable: np.ndarray,
+    category_code: np.ndarray,
+    u: np.ndarray,
+    dose: np.ndarray,
+    effect_scale: float,
+) -> dict[str, np.ndarray]:
+    """E[outcome | attributes, creator effect, expected dose] (caption term excluded).
+
+    The same formulas as :func:`simulate_content` (``baseline * u + dose * tau``); a test
+    checks that their mean matches the simulated outcomes.
+    """
+    tau = _true_cate(
+        quality,
+        freshness,
+        log_followers,
+        is_video,
+        is_carousel,
+        text_overlay,
+        shoppable,
+        category_code,
+        effect_scale,
+    )
+    reach = np.exp(5.0 + 0.5 * (log_followers - 4.0) + quality)
+    base = {
+        "impressions": reach * (0.6 + 0.8 * freshness),
+        "saves": 0.012 * reach * (0.5 + quality) * (1.0 + 0.3 * is_video),
+        "outbound_clicks": 0.006 * reach * (0.4 + quality) * (1.0 + 1.5 * shoppable),
+        "hides": 0.004 * reach * (1.2 - quality) * (1.0 + 0.5 * text_overlay),
+        "revenue": _AOV * 0.08 * 0.006 * reach * (0.4 + quality) * shoppable * (0.5 + quality),
+    }
+    return {k: base[k] * u + dose * tau[k] for k in CONTENT_OUTCOMES}
+
+
+def _attribute_truth(
+    *,
+    quality: np.ndarray,
+    age_days: np.ndarray,
+    log_followers: np.ndarray,
+    format_code: np.ndarray,
+    text_overlay: np.ndarray,
+    shoppable: np.ndarray,
+    category_code: np.ndarray,
+    prior_impressions: np.ndarray,
+    u: np.ndarray,
+    propensity_args: tuple[float, float, float, bool],
+    intensity: bool,
+    effect_scale: float,
+    seed_rng: np.random.Generator,
+    n_draws: int = 16,
+) -> dict[str, dict[str, float]]:
+    """True average effects of the content attributes on each outcome (total effects).
+
+    For attribute ``A`` and levels ``a1`` vs ``a0``: the mean over pins of
+    ``E[Y | do(A = a1), pin] - E[Y | do(A = a0), pin]``, where everything ``A`` causes is
+    redrawn from its mechanism and everything else is held at the pin's values. What each
+    attribute causes in the simulator (so what its total effect runs through):
+
+    - ``text_overlay`` (1 vs 0): hides' baseline, the boost's effect on clicks, hides, revenue.
+    - ``shoppable`` (1 vs 0): clicks' and revenue's baselines and boost effects.
+    - ``format=video`` / ``format=carousel`` (vs image): the text-overlay probability (0.15
+      for video, else 0.45, averaged exactly), saves' baseline, the boost effect on saves,
+      prior impressions and with them the chance of a boost (averaged over ``n_draws`` draws of
+      prior impressions per pin, the targeting rule's standardisation held fixed).
+    - ``category=<c>`` (vs home_decor): the shoppable probability (averaged exactly) and the
+      boost effect on saves.
+    - ``caption_length`` (per word): ``CAPTION_EFFECT`` exactly (additive, no interactions).
+
+    Returns ``{attribute label: {outcome: effect}}``.
+    """
+    confounding, overlap, treated_share, constant = propensity_args
+    n = quality.size
+    freshness = np.exp(-age_days / 14.0)
+    lp_obs = np.log1p(prior_impressions)
+
+    def z_consts(v: np.ndarray) -> tuple[float, float]:
+        sd = float(v.std())
+        return float(v.mean()), (sd if sd > 0 else 1.0)
+
+    is_video_obs = (format_code == 1).astype(float)
+    consts = [z_consts(v) for v in (quality, log_followers, lp_obs, freshness)]
+    if not constant:
+        zq, zl, zp, zf = (
+            (v - m) / s
+            for v, (m, s) in zip((quality, log_followers, lp_obs, freshness), consts, strict=True)
+        )
+        score_obs = confounding * (1.2 * zq + 0.8 * zl + 0.6 * zp + 0.4 * zf + 0.3 * is_video_obs)
+        a = _calibrate_intercept(score_obs, treated_share, overlap)
+    draw_seed = int(seed_rng.integers(0, 2**31 - 1))  # common random numbers across levels
+    dose_mean = (0.25 + 0.5 * quality) if intensity else np.ones(n)
+    if intensity and constant:
+        dose_mean = np.full(n, 0.5)
+
+    def propensity(is_video: np.ndarray) -> np.ndarray:
+        """Mean propensity over fresh draws of prior impressions given the format."""
+        if constant:
+            return np.full(n, float(treated_share))
+        prior_mean = np.exp(3.0 + 0.6 * (log_followers - 3.6) + 1.2 * quality + 0.2 * is_video) * (
+            np.minimum(age_days, 60.0) / 30.0 + 0.1
+        )
+        (mq, sq), (ml, sl), (mp, sp), (mf, sf) = consts
+        fixed = (
+            1.2 * (quality - mq) / sq
+            + 0.8 * (log_followers - ml) / sl
+            + 0.4 * (freshness - mf) / sf
+        )
+        total = np.zeros(n)
+        draws = np.random.default_rng(draw_seed)
+        for _ in range(n_draws):
+            prior = draws.poisson(prior_mean * draws.gamma(_DISPERSION, 1.0 / _DISPERSION, n))
+            score = confounding * (fixed + 0.6 * (np.log1p(prior) - mp) / sp + 0.3 * is_video)
+            total += overlap + (1.0 - 2.0 * overlap) * _sigmoid(a + score)
+        return total / n_draws
+
+    cat_obs = category_code
+    fmt_obs = format_code
+
+    def expect(
+        fmt: np.ndarray, to: np.ndarray, shop: np.ndarray, cat: np.ndarray, p: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        return _expected_outcomes(
+            quality,
+            freshness,
+            log_followers,
+            (fmt == 1).astype(float),
+            (fmt == 2).astype(float),
+            to,
+            shop,
+            cat,
+            u,
+            p * dose_mean,
+            effect_scale,
+        )
+
+    def mix(parts: list[tuple[np.ndarray | float, dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+        return {k: sum(w * d[k] for w, d in parts) for k in CONTENT_OUTCOMES}
+
+    def diff(d1: dict[str, np.ndarray], d0: dict[str, np.ndarray]) -> dict[str, float]:
+        return {k: float(np.mean(d1[k] - d0[k])) for k in CONTENT_OUTCOMES}
+
+    p_obs = propensity(is_video_obs)
+    ones, zeros = np.ones(n), np.zeros(n)
+    truth: dict[str, dict[str, float]] = {}
+    truth["text_overlay"] = diff(
+        expect(fmt_obs, ones, shoppable, cat_obs, p_obs),
+        expect(fmt_obs, zeros, shoppable, cat_obs, p_obs),
+    )
+    truth["shoppable"] = diff(
+        expect(fmt_obs, text_overlay, ones, cat_obs, p_obs),
+        expect(fmt_obs, text_overlay, zeros, cat_obs, p_obs),
+    )
+
+    def do_format(code: int) -> dict[str, np.ndarray]:
+        fmt = np.full(n, code)
+        p = propensity((fmt == 1).astype(float))
+        p_to = 0.15 if code == 1 else 0.45
+        return mix(
+            [
+                (p_to, expect(fmt, ones, shoppable, cat_obs, p)),
+                (1 - p_to, expect(fmt, zeros, shoppable, cat_obs, p)),
+            ]
+        )
+
+    image = do_format(0)
+    for code in (1, 2):
+        truth[f"format={FORMATS[code]}"] = diff(do_format(code), image)
+
+    def do_category(code: int) -> dict[str, np.ndarray]:
+        cat = np.full(n, code)
+        ps = float(_CATEGORY_SHOP[code])
+        return mix(
+            [
+                (ps, expect(fmt_obs, text_overlay, ones, cat, p_obs)),
+                (1 - ps, expect(fmt_obs, text_overlay, zeros, cat, p_obs)),
+            ]
+        )
+
+    ref = do_category(0)
+    for code in range(1, len(CATEGORIES)):
+        truth[f"category={CATEGORIES[code]}"] = diff(do_category(code), ref)
+    truth["caption_length"] = {k: float(CAPTION_EFFECT.get(k, 0.0)) for k in CONTENT_OUTCOMES}
+    return truth
