@@ -74,6 +74,8 @@ DEMO_WHATWORKS_CONFIG: dict[str, Any] = {
     "confounders": ["prior_impressions"],
     "segments": ["format", "category"],
     "cluster": "creator_id",
+    "primary": "saves",
+    "guardrails": {"hides": 0.1},
     "seed": 1,
 }
 

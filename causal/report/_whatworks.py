@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from causal.experiments._format import format_value
-from causal.report._page import Section, render_page, svg_figure, write_page
+from causal.report._page import Section, inline_svg, render_page, svg_figure, write_page
 
 __all__ = [
     "findings",
@@ -165,13 +165,19 @@ def _targeting_line(o: Any, scale: float, unit: str, lvl: str) -> str:
         return ""
     best = pv.loc[pv["value"].idxmax()]
     everyone = pv.loc[pv["share"].idxmax()]
-    text = (
-        f"{o.outcome}, targeting: boosting only the top {100 * best['share']:.0f}% of items by "
-        f"predicted effect changes it by {_num(best['value'] * scale)}{unit} per item across all items "
-        f"({lvl} CI {_num(best['value_ci_lower'] * scale)} to "
-        f"{_num(best['value_ci_upper'] * scale)}), against {_num(everyone['value'] * scale)} "
-        f"for boosting {100 * everyone['share']:.0f}%"
-    )
+    if best["share"] >= everyone["share"]:
+        text = (
+            f"{o.outcome}, targeting: no top share by predicted effect does better than "
+            f"treating all items ({_num(everyone['value'] * scale)}{unit} per item)"
+        )
+    else:
+        text = (
+            f"{o.outcome}, targeting: treating only the top {100 * best['share']:.0f}% of items "
+            f"by predicted effect changes {o.outcome} by {_num(best['value'] * scale)}{unit} per "
+            f"item across all items ({lvl} CI {_num(best['value_ci_lower'] * scale)} to "
+            f"{_num(best['value_ci_upper'] * scale)}), against {_num(everyone['value'] * scale)} "
+            f"for treating all"
+        )
     het = _heterogeneity_text(o)
     return text + (f"; {het}." if het else ".")
 
@@ -422,7 +428,7 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
                 )
             else:
                 text = format_value(c, v if not isinstance(v, np.floating) else float(v))
-            cls = ""
+            cls = ' class="t"' if isinstance(v, str) else ""
             if c == "passed":
                 cls = ' class="pass"' if bool(v) else ' class="fail"'
             cells.append(f"<td{cls}>{_e(text)}</td>")
@@ -517,35 +523,8 @@ def whatworks_sections(ww: Any) -> list[Section]:
                 "predictor of saves need not change what a boost does.</p>" + "".join(drv_parts),
             )
         )
-    rob_parts = []
-    for o in ww.outcomes:
-        bits = []
-        if len(o.refutations):
-            bits.append(_table(o.refutations, ["name", "passed", "detail"]))
-        if o.sensitivity:
-            bits.append(
-                "<p>Sensitivity: "
-                + _e(
-                    ", ".join(
-                        f"{k} = {_num(v, 3, sign=False) if isinstance(v, float) else v}"
-                        for k, v in o.sensitivity.items()
-                    )
-                )
-                + "</p>"
-            )
-        if o.overlap:
-            bits.append(
-                "<p>Overlap: "
-                + _e(
-                    ", ".join(
-                        f"{k} = {_num(v, 3, sign=False) if isinstance(v, float) else v}"
-                        for k, v in o.overlap.items()
-                    )
-                )
-                + "</p>"
-            )
-        if bits:
-            rob_parts.append(f"<h3>{_e(o.outcome)}</h3>" + "".join(bits))
+    rob_parts = [_robustness_html(o, alpha, first=i == 0) for i, o in enumerate(ww.outcomes)]
+    rob_parts = [p for p in rob_parts if p]
     if rob_parts:
         sections.append(Section("Robustness, sensitivity and overlap", "".join(rob_parts)))
     if len(ww.attribution):
@@ -555,11 +534,86 @@ def whatworks_sections(ww: Any) -> list[Section]:
         sections.append(
             Section(
                 "The causal graph",
-                f"<figure>{ww.graph['svg']}</figure>" + (f"<p>{_e(text)}</p>" if text else ""),
+                f"<p>{_e(ww.graph.get('source', ''))}.</p>"
+                + f"<figure>{inline_svg(ww.graph['svg'])}</figure>"
+                + "".join(f"<p>{_e(t)}</p>" for t in (text if isinstance(text, list) else [text])),
             )
         )
     sections.append(Section("Methods", _methods(ww)))
     return sections
+
+
+def _verdict(ok: bool) -> str:
+    return '<span class="pass">pass</span>' if ok else '<span class="fail">FAIL</span>'
+
+
+def _overlap_figure(o: Any) -> str:
+    plt = _plt()
+    hist = o.overlap.get("histogram") or {}
+    edges = np.asarray(hist.get("edges", []), dtype=float)
+    if edges.size < 2:
+        return ""
+    fig, ax = plt.subplots(figsize=(5.5, 2.6))
+    mids, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    for (arm, counts), color in zip(
+        ((k, v) for k, v in hist.items() if k != "edges"), (_GREY, _BLUE, _GREEN), strict=False
+    ):
+        c = np.asarray(counts, dtype=float)
+        ax.bar(mids, c / max(c.sum(), 1.0), width=width, alpha=0.55, color=color, label=str(arm))
+    for x in (o.overlap.get("lower"), o.overlap.get("upper")):
+        if x is not None:
+            ax.axvline(float(x), color=_RED, lw=1, ls="--")
+    ax.set_xlabel("estimated propensity")
+    ax.set_yticks([])
+    ax.legend(fontsize=8, title="arm", title_fontsize=8)
+    fig.tight_layout()
+    return svg_figure(fig, f"{o.outcome}: propensity per arm; dashed: the trimming bounds.")
+
+
+def _robustness_html(o: Any, alpha: float, *, first: bool) -> str:
+    bits = []
+    if len(o.refutations):
+        bits.append(_table(o.refutations, ["name", "passed", "detail"]))
+    sens = o.sensitivity
+    if sens:
+        rv = sens.get("robustness_value")
+        bits.append(
+            f"<p><strong>Sensitivity</strong> {_verdict(bool(sens.get('robust')))}: "
+            f"robustness value {_e(_num(100 * float(rv), 2, sign=False) + '%' if rv is not None else '—')}. "
+            f"{_e(sens.get('reading', ''))}</p>"
+        )
+    ov = o.overlap if first else {}
+    if ov:
+        trimmed = ov.get("trimmed_estimate")
+        text = (
+            f"{100 * float(ov['share_outside']):.1f}% of items have a propensity outside "
+            f"[{ov['lower']:g}, {ov['upper']:g}]."
+        )
+        if trimmed is not None and math.isfinite(float(trimmed)):
+            text += (
+                f" On the {int(ov['n_trimmed']):,} items inside, the effect is "
+                f"{_num(float(trimmed))} ({_level(alpha)} CI {_num(float(ov['trimmed_ci_lower']))}"
+                f" to {_num(float(ov['trimmed_ci_upper']))}). {ov.get('estimand_note', '')}"
+            )
+        bits.append(
+            f"<p><strong>Overlap</strong> (the treatment's, the same for every outcome) "
+            f"{_verdict(bool(ov.get('ok')))}: {_e(text)}</p>" + _overlap_figure(o)
+        )
+    bal = (o.extras.get("balance") or {}) if first else {}
+    if bal:
+        table = pd.DataFrame(bal.get("table") or [])
+        flagged = int(bal.get("n_flagged_after") or 0)
+        bits.append(
+            f"<p><strong>Balance</strong> {_verdict(flagged == 0)}: "
+            f"{_e(bal.get('n_flagged_before'))} covariate(s) with a standardized mean difference "
+            f"above {_e(bal.get('threshold'))} before weighting, {_e(flagged)} after.</p>"
+        )
+        if len(table) and {"covariate", "smd_before", "smd_after"} <= set(table.columns):
+            top = table.reindex(table["smd_before"].abs().sort_values(ascending=False).index)
+            bits.append(_table(top.head(8), ["covariate", "smd_before", "smd_after"]))
+    if not bits:
+        return ""
+    return f"<h3>{_e(o.outcome)}</h3>" + "".join(bits)
 
 
 def _methods(ww: Any) -> str:

@@ -14,6 +14,7 @@ lower :mod:`causal` layers (validation, graph, explain). Steps, each shown on a 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import platform
 import time
@@ -393,6 +394,75 @@ def _evaluation(
     return segments, extras
 
 
+def _design_graph(design: Design) -> Any:
+    """The graph the design assumes when none is given: every modifier and confounder causes
+    the treatment and every outcome; the treatment causes every outcome."""
+    from causal.graph import CausalGraph
+
+    causes = list(dict.fromkeys([*design.modifiers, *design.confounders]))
+    edges = [(c, design.treatment) for c in causes]
+    edges += [(c, o) for c in causes for o in design.outcomes]
+    edges += [(design.treatment, o) for o in design.outcomes]
+    return CausalGraph.from_edges(edges)
+
+
+def _graph_step(
+    graph: str | None, design: Design, df: pd.DataFrame, notes: list[str]
+) -> tuple[dict[str, Any], Design]:
+    """Parse and check the graph, identify each effect; with a given graph, the adjustment
+    sets (minus the modifiers) become the confounders. Returns the graph record and the design
+    the models use."""
+    from causal.graph import CausalGraph, identify
+
+    g = CausalGraph.parse(graph) if graph is not None else _design_graph(design)
+    g.validate(df, treatment=design.treatment, outcomes=list(design.outcomes))
+    idents = [identify(g, design.treatment, o) for o in design.outcomes]
+    used = design
+    if graph is not None:
+        adjust = list(dict.fromkeys(c for i in idents for c in i.adjustment_set))
+        confounders = tuple(c for c in adjust if c not in set(design.modifiers))
+        if set(confounders) != set(design.confounders):
+            dropped = sorted(set(design.confounders) - set(confounders))
+            added = sorted(set(confounders) - set(design.confounders))
+            notes.append(
+                "The graph's adjustment sets replace the configured confounders"
+                + (f"; added {', '.join(added)}" if added else "")
+                + (f"; dropped {', '.join(dropped)}" if dropped else "")
+                + "."
+            )
+        used = dataclasses.replace(design, confounders=confounders)
+        mediators = [m for m in design.modifiers if m in g.descendants(design.treatment)]
+        if mediators:
+            notes.append(
+                f"The graph has the treatment causing the modifier(s) {', '.join(mediators)}; "
+                "adjusting for them blocks part of the effect. Remove them from the modifiers."
+            )
+    record = {
+        "source": "given" if graph is not None else "implied by the design (no graph given)",
+        "dot": g.to_dot(),
+        "svg": g.to_svg(highlight=[design.treatment, *design.outcomes]),
+        "identification": [i.sentence for i in idents],
+        "adjustment_sets": {i.outcome: list(i.adjustment_set) for i in idents},
+    }
+    return record, used
+
+
+def _robustness(
+    model: Any, outcome: str, *, alpha: float, seed: int, n_simulations: int
+) -> dict[str, Any]:
+    """Refutations, sensitivity, overlap and balance (:func:`causal.graph.robustness`)."""
+    from causal.graph import robustness
+
+    rob = robustness(model, outcome=outcome, n_simulations=n_simulations, alpha=alpha, seed=seed)
+    d = rob.to_dict()
+    return {
+        "refutations": pd.DataFrame(d["refutations"], columns=["name", "passed", "detail"]),
+        "sensitivity": d["sensitivity"] or {},
+        "overlap": d["overlap"] or {},
+        "balance": d["balance"] or {},
+    }
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for p in _PACKAGES:
@@ -420,6 +490,7 @@ def what_works(
     connection: Any = None,
     progress: bool = True,
     n_jobs: int | None = None,
+    n_simulations: int = 50,
 ) -> WhatWorks:
     """What works: the effect of the treatment on every outcome, for whom, why, how sure.
 
@@ -434,7 +505,10 @@ def what_works(
     attributes : list of str
         Content attributes, each taken in turn as the treatment (the attribution table).
     graph : str, optional
-        The causal graph as DOT text.
+        The causal graph (DOT text, or a YAML edge list; :meth:`causal.graph.CausalGraph.parse`).
+        Each effect is identified from it, and its adjustment sets (minus the modifiers)
+        become the confounders. Without one, the graph the design implies is drawn
+        (modifiers and confounders cause treatment and outcomes).
     estimator : str
         ``"auto"`` (:class:`estimators.AutoCate`, choosing among candidates with valid CATE
         intervals by out-of-fold loss) or one of CausalForest, LinearDML, DRLearner,
@@ -454,6 +528,9 @@ def what_works(
         Show a progress bar (in terminals and notebooks).
     n_jobs : int, optional
         Threads for model fitting (default: all cores).
+    n_simulations : int
+        Permutations / subsets / resamples of each no-refit refuter (placebo treatment, data
+        subset, bootstrap); random common cause and dummy outcome share one nuisance refit.
 
     Returns
     -------
@@ -511,8 +588,11 @@ def what_works(
             f"(e.g. (df['{design.treatment}'] == <level>).astype(int) on the rows of that level "
             "and the control), or pass treatment_kind='continuous' for an ordered intensity."
         )
-    X, W = _frames(df, design)
     notes: list[str] = list(v.warnings)
+    graph_record, model_design = _graph_step(graph, design, df, notes)
+    if model_design is not design:
+        v = validate(df, model_design)
+    X, W = _frames(df, model_design)
     timings: dict[str, float] = {}
     absent: dict[str, str] = {}
     outcomes: list[OutcomeEffect] = []
@@ -520,7 +600,7 @@ def what_works(
 
     tradeoffs: dict[str, Any] = {}
     multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
-    total = 1 + len(design.outcomes) + int(multi)
+    total = 1 + 2 * len(design.outcomes) + int(multi) + int(bool(attributes))
     with _progress(total, progress) as bar:
         bar.step(f"fitting the effect model ({estimator}) for {len(design.outcomes)} outcome(s)")
         t0 = time.perf_counter()
@@ -536,23 +616,36 @@ def what_works(
             effects[f"cate_{outcome}"] = cate[:, j]
             effects[f"cate_{outcome}_ci_lower"] = lo[:, j]
             effects[f"cate_{outcome}_ci_upper"] = hi[:, j]
-            outcomes.append(
-                _outcome_result(
-                    outcome,
-                    model,
-                    Y,
-                    v,
-                    df,
-                    cate[:, j],
-                    lo[:, j],
-                    hi[:, j],
-                    estimator=estimator,
-                    seed=int(seed),
-                    alpha=float(alpha),
-                    notes=notes,
-                )  # fmt: skip
+            res = _outcome_result(
+                outcome,
+                model,
+                Y,
+                v,
+                df,
+                cate[:, j],
+                lo[:, j],
+                hi[:, j],
+                estimator=estimator,
+                seed=int(seed),
+                alpha=float(alpha),
+                notes=notes,
             )
             timings[f"evaluate {outcome}"] = time.perf_counter() - t0
+            bar.done()
+            bar.step(f"{outcome}: refutations, sensitivity, overlap")
+            t0 = time.perf_counter()
+            rob = _robustness(
+                model, outcome, alpha=float(alpha), seed=int(seed), n_simulations=n_simulations
+            )
+            res = dataclasses.replace(
+                res,
+                refutations=rob["refutations"],
+                sensitivity=rob["sensitivity"],
+                overlap=rob["overlap"],
+                extras={**res.extras, "balance": rob["balance"]},
+            )
+            outcomes.append(res)
+            timings[f"robustness {outcome}"] = time.perf_counter() - t0
             bar.done()
         if multi:
             bar.step("trade-offs between outcomes")
@@ -562,6 +655,24 @@ def what_works(
                 alpha=float(alpha), seed=int(seed),
             )  # fmt: skip
             timings["tradeoffs"] = time.perf_counter() - t0
+            bar.done()
+        attribution = pd.DataFrame()
+        if attributes:
+            bar.step(
+                f"attribution: {len(attributes)} attribute(s) x {len(design.outcomes)} outcome(s)"
+            )
+            t0 = time.perf_counter()
+            from causal.graph import attribution as attribution_table
+
+            table = attribution_table(
+                df, attributes, list(design.outcomes), graph,
+                confounders=None if graph is not None else list(
+                    dict.fromkeys([*design.modifiers, *design.confounders])
+                ),
+                groups=design.cluster, alpha=float(alpha), seed=int(seed), n_jobs=n_jobs,
+            )  # fmt: skip
+            attribution = pd.DataFrame(table.to_dict())
+            timings["attribution"] = time.perf_counter() - t0
             bar.done()
 
     if v.treatment_kind != "binary":
@@ -605,7 +716,9 @@ def what_works(
         treatment_kind=v.treatment_kind,
         outcomes=tuple(outcomes),
         effects=effects,
+        attribution=attribution,
         tradeoffs=tradeoffs,
+        graph=graph_record,
         methods=methods,
         warnings=tuple(dict.fromkeys(notes)),
     )

@@ -38,7 +38,7 @@ def content():
 
 @pytest.fixture(scope="module")
 def ww(content):
-    return causal.what_works(content, _design(), seed=0, progress=False)
+    return causal.what_works(content, _design(), seed=0, progress=False, n_simulations=20)
 
 
 def test_result_shape_and_truth(ww, content):
@@ -188,6 +188,59 @@ def test_primary_and_guardrails_are_checked(content):
         causal.what_works(content, _design(), guardrails={"hidez": 0.0}, progress=False)
 
 
+def test_refutations_pass_on_a_valid_design(ww):
+    for o in ww.outcomes:
+        assert set(o.refutations["name"]) == {
+            "placebo_treatment",
+            "random_common_cause",
+            "data_subset",
+            "bootstrap",
+            "dummy_outcome",
+        }
+        assert o.refutations["passed"].all(), o.refutations.to_dict("records")
+        assert 0 < o.sensitivity["robustness_value"] < 1
+        assert 0 <= o.overlap["share_outside"] <= 1
+    # no graph given: the graph the design implies is drawn and identifies every effect
+    assert ww.graph["source"].startswith("implied by the design")
+    assert len(ww.graph["identification"]) == len(OUTCOMES)
+    assert ww.graph["svg"].lstrip().startswith(("<svg", "<?xml"))
+
+
+def test_graph_sets_the_adjustment_and_attribution(content, tmp_path):
+    from causal.graph import default_content_graph
+
+    small = content.head(1_000)
+    d = _design(outcomes=["saves"], segments=None, confounders=["prior_impressions"])
+    dot = default_content_graph("boosted", ["saves"]).to_dot()
+    ww = causal.what_works(
+        small,
+        d,
+        graph=dot,
+        attributes=["text_overlay"],
+        estimator="LinearDML",
+        progress=False,
+        n_simulations=10,
+    )
+    used = ww.graph["adjustment_sets"]["saves"]
+    assert "creator_followers" in used and "prior_impressions" in used
+    assert any("replace the configured confounders" in w for w in ww.warnings)
+    row = ww.attribution.iloc[0]
+    assert (row["attribute"], row["outcome"]) == ("text_overlay", "saves")
+    assert row["effect_ci_lower"] <= row["effect"] <= row["effect_ci_upper"]
+    assert list(ww.to_dict()["attribution"][0])[:8] == [
+        "attribute",
+        "outcome",
+        "effect",
+        "effect_ci_lower",
+        "effect_ci_upper",
+        "pvalue",
+        "pvalue_adjusted",
+        "robustness_value",
+    ]
+    page = ww.report(tmp_path / "r.html").read_text()
+    assert "<h2>The causal graph</h2>" in page and "Which attributes cause engagement" in page
+
+
 def test_repr_and_report(ww, tmp_path):
     html = ww._repr_html_()
     assert "saves" in html and "<table>" in html
@@ -200,6 +253,8 @@ def test_repr_and_report(ww, tmp_path):
         "Segment effects",
         "Where a boost pays off: the value of targeting",
         "Trade-offs between outcomes",
+        "Robustness, sensitivity and overlap",
+        "The causal graph",
         "Methods",
     ):
         assert f"<h2>{title}</h2>" in page
