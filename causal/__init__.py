@@ -42,10 +42,13 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [*_error_names, *_LAZY, "__version__"]
+_SUBPACKAGES = ("explain",)  # reachable as attributes, imported on first access
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
+    if module is None and name in _SUBPACKAGES:  # causal.explain without importing it first
+        return importlib.import_module(f"causal.{name}")
     if module is None:
         raise AttributeError(f"module 'causal' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

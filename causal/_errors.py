@@ -23,6 +23,7 @@ __all__ = [
     "UnknownVariantError",
     "NotFittedError",
     "OptionalDependencyError",
+    "LowFidelityError",
 ]
 
 
@@ -96,3 +97,7 @@ class GraphError(CausalError, ValueError):
 
 class NotIdentifiableError(GraphError):
     """The graph does not identify the requested effect (names the open back-door path)."""
+
+
+class LowFidelityError(CausalError, ValueError):
+    """A surrogate reproduces the model it stands for too poorly to explain it (says the R²)."""
