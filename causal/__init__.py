@@ -39,6 +39,8 @@ _LAZY: dict[str, str] = {
     "Readout": "causal.experiments",
     "what_works": "causal.workflows",
     "WhatWorks": "causal.workflows",
+    "simulate_boost_dose": "causal.data",
+    "true_dose_response": "causal.data",
 }
 
 __all__ = [*_error_names, *_LAZY, "__version__"]

@@ -29,13 +29,14 @@ from estimators._aipw import (
     plr_ate,
 )
 from estimators._auto import AutoCate, causal_losses
+from estimators._dose import DoseResponse, dose_response
 from estimators._errors import (
     EstimatorInputError,
     HighCardinalityWarning,
     NotFittedError,
     OverlapWarning,
 )
-from estimators._evaluate import Evaluation, evaluate
+from estimators._evaluate import Evaluation, evaluate, evaluate_scores
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -73,9 +74,12 @@ __all__ = [
     "HighCardinalityWarning",
     "Evaluation",
     "evaluate",
+    "evaluate_scores",
     "PolicyResult",
     "policy_tree",
     "target_top_share",
     "Tradeoff",
     "tradeoff",
+    "DoseResponse",
+    "dose_response",
 ]

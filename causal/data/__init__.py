@@ -16,6 +16,7 @@ from causal.data._simulate import (
     simulate_experiment,
     true_ate,
 )
+from causal.data._simulate_dose import simulate_boost_dose, true_dose_response
 from causal.data._validate import (
     MISSING_LEVEL,
     CategoricalEncoding,
@@ -51,4 +52,6 @@ __all__ = [
     "true_ate",
     "validate",
     "validate_experiment",
+    "simulate_boost_dose",
+    "true_dose_response",
 ]

@@ -203,6 +203,13 @@ KEYS: dict[str, ConfigKey] = {
             option="srm_alpha",
             default=0.001,
         ),  # fmt: skip
+        ConfigKey(
+            "heterogeneity",
+            _columns,
+            "columns whose effect heterogeneity to estimate (calibration, banded GATEs, targeting)",
+            option="heterogeneity",
+            default=None,
+        ),  # fmt: skip
     ]
 }
 

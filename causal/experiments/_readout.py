@@ -148,6 +148,7 @@ class Readout:
     engine: str
     notes: tuple[str, ...] = ()
     design: ExperimentDesign | None = field(default=None, repr=False, compare=False)
+    heterogeneity: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def trustworthy(self) -> bool:
@@ -214,6 +215,8 @@ class Readout:
             "engine": self.engine,
             "notes": list(self.notes),
         }
+        if self.heterogeneity:  # causal.experiments._heterogeneity results
+            out["heterogeneity"] = [h.to_dict() for h in self.heterogeneity]
         return json_safe(out)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
@@ -623,6 +626,7 @@ def readout(
     relative_margins: bool = True,
     decrease_is_good: Sequence[str] = (),
     srm_alpha: float = 0.001,
+    heterogeneity: Sequence[str] | None = None,
 ) -> Readout:
     """Read out a randomized experiment: SRM, lifts with intervals, guardrails, segments.
 
@@ -652,6 +656,11 @@ def readout(
         Metrics where a decrease is the good direction (e.g. hides, latency).
     srm_alpha : float
         Level of the sample-ratio check (0.001 by default).
+    heterogeneity : list of str, optional
+        Columns whose effect heterogeneity to estimate on the unit-level rows (calibration
+        test, GATEs with a simultaneous band, value of shipping only to segments that
+        benefit); see :mod:`causal.experiments._heterogeneity`. Stored in
+        ``Readout.heterogeneity`` and readout.json's ``heterogeneity``.
 
     Returns
     -------
@@ -684,8 +693,13 @@ def readout(
     )  # fmt: skip
     eng = get_engine(engine, connection)
     aggregates = eng.aggregate(data, AggregateRequest.from_design(design))
-    return readout_from_aggregates(
+    ro = readout_from_aggregates(
         aggregates, design, alpha=alpha, correction=correction, margins=margins,
         relative_margins=relative_margins, decrease_is_good=decrease_is_good,
         srm_alpha=srm_alpha,
     )  # fmt: skip
+    if heterogeneity:
+        from causal.experiments._heterogeneity import with_heterogeneity
+
+        ro = with_heterogeneity(ro, data, design, heterogeneity, alpha=alpha, connection=connection)
+    return ro

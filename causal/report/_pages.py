@@ -97,6 +97,10 @@ def readout_sections(ro: Any) -> list[Section]:
                 _table(seg[cols]),
             )
         )
+    if getattr(ro, "heterogeneity", ()):
+        from causal.report._heterogeneity import heterogeneity_html
+
+        sections.append(Section("Effect heterogeneity", heterogeneity_html(ro.heterogeneity)))
     return sections
 
 

@@ -319,3 +319,87 @@ def test_evaluate_does_not_mutate_inputs(fitted):
     before = seg.copy()
     estimators.evaluate(est, sim["Y"], sim["T"], segments=seg, n_splits=1)
     pd.testing.assert_frame_equal(seg, before)
+
+
+def calibration_rejections(reps: int, n: int, hetero: float) -> tuple[float, float]:
+    """Rejection rate of the one-sided calibration test at 5% for a DRLearner: with its
+    out-of-fold predictions (ours) and with its in-sample predictions (what a naive check on
+    the training rows would use)."""
+    rej_oof, rej_in = 0, 0
+    for seed in range(reps):
+        rng = np.random.default_rng(1000 + seed)
+        X = pd.DataFrame(rng.normal(size=(n, 4)), columns=[f"x{i}" for i in range(4)])
+        e = 1 / (1 + np.exp(-0.5 * X["x0"].to_numpy()))
+        T = (rng.random(n) < e).astype(int)
+        tau = 1.0 + hetero * X["x1"].to_numpy()
+        Y = X["x0"].to_numpy() + T * tau + rng.normal(scale=2, size=n)
+        est = estimators.DRLearner(random_state=seed).fit(Y, T, X=X)
+        ev = estimators.evaluate(est, Y, T, n_splits=1, random_state=seed)
+        rej_oof += ev.heterogeneity_pvalue < 0.05
+        ev_in = estimators.evaluate(est, Y, T, cate=est.effect(X), random_state=seed)
+        rej_in += ev_in.heterogeneity_pvalue < 0.05
+    return rej_oof / reps, rej_in / reps
+
+
+@pytest.mark.slow
+def test_calibration_size_end_to_end():
+    """No heterogeneity, a flexible CATE model (forest final stage): the out-of-fold test keeps
+    its level; 100 datasets, SE of a 5% rate 0.022."""
+    oof, _ = calibration_rejections(100, 2000, hetero=0.0)
+    assert oof <= 0.05 + 2 * 0.022
+
+
+@pytest.mark.slow
+def test_calibration_power_end_to_end():
+    oof, _ = calibration_rejections(30, 2000, hetero=0.5)
+    assert oof >= 0.8
+
+
+@pytest.mark.slow
+def test_gate_band_coverage_end_to_end():
+    """GATEs of a fitted model on the simulator: band covers all topics >= 95% of datasets."""
+    covered, point, total = 0, 0, 0
+    reps = 100
+    for seed in range(reps):
+        sim = simulate(2000, 500 + seed)
+        est = estimators.LinearDML(random_state=seed).fit(
+            sim["Y"], sim["T"], X=sim["X"], W=sim["W"]
+        )
+        ev = estimators.evaluate(est, sim["Y"], sim["T"], segments=sim["X"]["topic"], n_splits=1)
+        truth = pd.Series(sim["tau"]).groupby(sim["X"]["topic"].to_numpy()).mean()
+        g = ev.gate.set_index("value")
+        covered += bool(((g["band_lower"] <= truth) & (truth <= g["band_upper"])).all())
+        point += int(((g["effect_ci_lower"] <= truth) & (truth <= g["effect_ci_upper"])).sum())
+        total += len(g)
+    assert covered / reps >= 0.95 - 2 * 0.022
+    assert point / total >= 0.93
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: estimators.CausalForest(random_state=0),
+        lambda: estimators.DRLearner(random_state=0),
+        lambda: estimators.TLearner(random_state=0),
+        lambda: estimators.SLearner(random_state=0),
+        lambda: estimators.XLearner(random_state=0),
+        lambda: estimators.AutoCate(random_state=0, candidates=["LinearDML", "TLearner"]),
+    ],
+    ids=["CausalForest", "DRLearner", "TLearner", "SLearner", "XLearner", "AutoCate"],
+)
+def test_evaluate_runs_for_every_estimator(make):
+    sim = simulate(1500, 3)
+    est = make().fit(sim["Y"], sim["T"], X=sim["X"], W=sim["W"])
+    ev = estimators.evaluate(est, sim["Y"], sim["T"], segments=sim["X"]["topic"], n_splits=1)
+    assert ev.blp is not None and len(ev.gate) == 4
+    assert ev.gates.set_index("group").at["top - bottom", "effect"] > 0
+
+
+def test_evaluate_multi_arm_needs_and_uses_T1():
+    sim = simulate(2000, 4, arms=3)
+    est = estimators.LinearDML(random_state=0).fit(sim["Y"], sim["T"], X=sim["X"], W=sim["W"])
+    with pytest.raises(estimators.EstimatorInputError, match="T1"):
+        estimators.evaluate(est, sim["Y"], sim["T"])
+    ev1 = estimators.evaluate(est, sim["Y"], sim["T"], T1=1, n_splits=1)
+    ev2 = estimators.evaluate(est, sim["Y"], sim["T"], T1=2, n_splits=1)
+    assert ev1.treatment == "1 vs 0" and ev2.ate.effect < ev1.ate.effect  # arm 2: half the effect
