@@ -72,7 +72,7 @@ class ATEResult:
     estimand : str
         What ``effect`` estimates: ``"ATE"`` (all units), ``"ATT"`` (the units that received
         the arm), ``"ATE on a subset"`` / ``"weighted ATE"`` (a user mask or weights),
-        ``"ATE, trimmed to 0.1 <= e(x) <= 0.9"`` (units outside the propensity bounds dropped:
+        ``"ATE trimmed to 0.1 <= e(x) <= 0.9 (...)"`` (units outside the propensity bounds dropped:
         the effect on the remaining population, not the ATE) or ``"ATO (overlap weights)"``
         (``E[e(1-e) tau] / E[e(1-e)]``, Li, Morgan & Zaslavsky 2018).
 
@@ -84,7 +84,7 @@ class ATEResult:
     --------
     >>> r = mean_effect_from_scores(np.array([1.0, 2.0, 3.0, 2.0]), treatment="boost vs ctl")
     >>> print(r)
-    ATE boost vs ctl: 2 (95% CI 1.2 to 2.8), SE 0.408, p = <1e-4, n = 4
+    boost vs ctl, ATE: 2 (95% CI 1.2 to 2.8), SE 0.408, p = <1e-4, n = 4
     """
 
     effect: float
@@ -131,11 +131,11 @@ class ATEResult:
 
     def __str__(self) -> str:
         level = f"{1 - self.alpha:.0%}"
-        what = " ".join(p for p in (self.estimand, self.contrast) if p)
+        what = self.contrast or "effect"
         on = f" on {self.outcome}" if self.outcome else ""
         clusters = "" if self.n_clusters is None else f", {self.n_clusters:,} clusters"
         return (
-            f"{what}{on}: {self.effect:.4g} ({level} CI {self.effect_ci_lower:.4g} to "
+            f"{what}{on}, {self.estimand}: {self.effect:.4g} ({level} CI {self.effect_ci_lower:.4g} to "
             f"{self.effect_ci_upper:.4g}), SE {self.se:.3g}, p = {_fmt_p(self.pvalue)}, "
             f"n = {self.n:,}{clusters}"
         )

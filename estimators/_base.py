@@ -302,7 +302,7 @@ def _check_overlap(e: np.ndarray, codes: np.ndarray, clip: float, levels: tuple[
         )
 
 
-class BaseCate(BaseEstimator):  # type: ignore[misc]
+class BaseCate(BaseEstimator):
     """Common API: ``fit``, ``effect``, ``effect_interval``, ``ate``, ``ate_interval``, ``att``.
 
     A scikit-learn estimator (``sklearn.base.BaseEstimator``): ``get_params``/``set_params``,
@@ -638,7 +638,8 @@ class BaseCate(BaseEstimator):  # type: ignore[misc]
                     raise EstimatorInputError(
                         f"trim={trim!r} keeps {int(keep.sum())} unit(s); loosen the bounds."
                     )
-                label += f", trimmed to {lo:.3g} <= e(x) <= {hi:.3g} ({dropped:,} units dropped)"
+                label += f" trimmed to {lo:.3g} <= e(x) <= {hi:.3g} ({dropped:,} units dropped"
+                label += ": the ATE itself)" if dropped == 0 else ")"
         rows = np.flatnonzero(keep)
         return rows, (None if w is None else w[rows]), label
 

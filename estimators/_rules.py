@@ -15,7 +15,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
@@ -37,7 +37,7 @@ MAX_CATEGORY_LEVELS = 50
 
 
 def too_few_units(
-    levels: Sequence[Any], counts: Sequence[int], minimum: int = MIN_UNITS_PER_ARM
+    levels: Sequence[Any], counts: Iterable[Any], minimum: int = MIN_UNITS_PER_ARM
 ) -> tuple[Any, int] | None:
     """The first treatment level with fewer than ``minimum`` units, as ``(level, count)``."""
     for level, count in zip(levels, counts, strict=True):

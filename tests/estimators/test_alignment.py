@@ -52,7 +52,7 @@ def test_string_labels_need_an_explicit_control() -> None:
     assert est.contrasts_ == ["boost vs ctl"]
     res = est.ate_inference()
     assert res.contrast == "boost vs ctl" and res.estimand == "ATE"
-    assert "ATE boost vs ctl on saves:" in str(res)
+    assert "boost vs ctl on saves, ATE:" in str(res)
     # the other arm as control flips the sign, and says so
     flipped = _est(control="boost").fit(Y, T, X=X).ate_inference()
     assert flipped.contrast == "ctl vs boost"

@@ -203,7 +203,7 @@ def test_trimmed_ate_is_the_aipw_on_the_trimmed_sample() -> None:
     res = est.ate_inference(trim="crump")
     assert res.effect == pytest.approx(ref.effect, rel=1e-12)
     assert res.se == pytest.approx(ref.se, rel=1e-12) and res.n == int(keep.sum())
-    assert res.estimand.startswith(f"ATE, trimmed to {a:.3g} <= e(x) <= {1 - a:.3g}")
+    assert res.estimand.startswith(f"ATE trimmed to {a:.3g} <= e(x) <= {1 - a:.3g}")
     assert f"{int((~keep).sum()):,} units dropped" in res.estimand
     # user bounds
     user = est.ate_inference(trim=(0.1, 0.8))
