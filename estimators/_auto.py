@@ -6,6 +6,7 @@ candidate, so AutoCate costs one nuisance fit plus the candidates' final stages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy import optimize, stats
 from estimators._aipw import mean_effect_from_scores
 from estimators._base import BaseCate, Context, build_context
 from estimators._errors import EstimatorInputError
+from estimators._intervals import fold_average
 from estimators._learners import (
     CausalForest,
     DRLearner,
@@ -51,6 +53,28 @@ TIE_ALPHA = 0.05
 #: Blend members below this weight are dropped (the rest renormalised) before the all-rows
 #: refit: they move the blend little and each costs a full final-stage fit.
 MIN_BLEND_WEIGHT = 0.05
+#: Fewest trees per scoring fold of a forest candidate (see :func:`_light`).
+LIGHT_MIN_TREES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _FoldAverage:
+    """A blend member predicted by the average of its scoring folds' states (no refit)."""
+
+    states: list[Any]
+
+
+def _light(est: BaseCate, n_folds: int) -> BaseCate:
+    """The candidate as scored: forests grow ``n_estimators / n_folds`` trees per fold.
+
+    The folds' forests together hold ``n_estimators`` trees, so scoring costs about one forest
+    instead of ``n_folds``; when every row was scored a blend's forest member is their average
+    (see ``AutoCate.fit``). At least 12 trees a fold, a multiple of 4 (econml's bags).
+    """
+    if not hasattr(est, "n_estimators"):
+        return est
+    trees = max(LIGHT_MIN_TREES, int(np.ceil(est.n_estimators / n_folds / 4) * 4))
+    return type(est)(**{**est.get_params(), "n_estimators": min(trees, est.n_estimators)})
 
 
 def _drop_small(weights: np.ndarray) -> np.ndarray:
@@ -161,13 +185,17 @@ class AutoCate(BaseCate):
     2. Each candidate's final stage is cross-fitted on the same folds (on a random subsample of
        at most ``max_score_samples`` rows, whole clusters with ``groups``); its out-of-fold
        CATE is scored by the doubly-robust pseudo-outcome loss (R-loss for a continuous
-       treatment), see :func:`causal_losses`.
+       treatment), see :func:`causal_losses`. Forest candidates are scored with
+       ``n_estimators / cv`` trees per fold (:func:`_light`): the folds' forests hold
+       ``n_estimators`` trees in all.
     3. ``score_table_`` reports each loss with its SE and the *paired* per-unit loss
        difference to the best candidate with its SE (cluster-robust with ``groups``);
        ``tied`` marks candidates whose difference is not significant at 5% (two-sided).
     4. ``strategy="select"`` refits the best candidate's final stage on all rows;
-       ``"ensemble"`` refits every candidate with positive weight and blends them with simplex
-       weights that minimise the same out-of-fold loss (``weights_``). ``"auto"`` (default):
+       ``"ensemble"`` blends the candidates with simplex weights that minimise the same
+       out-of-fold loss (``weights_``; weights under :data:`MIN_BLEND_WEIGHT` dropped) and
+       refits each member on all rows — except a forest member when every row was scored,
+       which is the average of its scoring forests (no refit). ``"auto"`` (default):
        ``"ensemble"``, or ``"select"`` when ``require_intervals=True``. Measured with every
        candidate on the same nuisances (``bench/bench_autocate.py``, default candidates): on
        the 50 IHDP replications the blend's mean sqrt(PEHE) was 0.517 against 0.559 for the
@@ -178,11 +206,12 @@ class AutoCate(BaseCate):
 
     Intervals: ``effect_interval`` works with every strategy. When one candidate with its own
     variance is selected (CausalForest, DRLearner, LinearDML) it is that candidate's interval.
-    For a blend or a selected meta-learner it is an honest forest on the doubly-robust
-    residuals of the blend's out-of-fold predictions (the scoring folds' final stages, so no
-    extra cross-fitting; ``estimators._intervals``), fitted on the first call: centred on the
-    fold-averaged blend plus the forest's correction (which can differ from ``effect()``),
-    cluster-robust with ``groups``. ``require_intervals=True`` still restricts the choice to
+    For a blend or a selected meta-learner it is the interval of an honest forest on the shared
+    doubly-robust pseudo-outcomes (the DRLearner's forest: the blend's own member when it has
+    one, else fitted on the first call; ``estimators._intervals``), centred on that forest's
+    estimate, which can differ from ``effect()``; cluster-robust with ``groups``. Pointwise
+    coverage of the 95% interval (``bench/bench_cate_coverage.py``, 20,000 rows): see
+    ``bench/RESULTS_estimators.md``. ``require_intervals=True`` restricts the choice to
     candidates with their own variance. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
     Blend members below weight :data:`MIN_BLEND_WEIGHT` are dropped before the all-rows refit.
 
@@ -400,10 +429,11 @@ class AutoCate(BaseCate):
         fold_ids = np.unique(folds)
         fold_states: list[list[Any]] = [[] for _ in cands]
         for c, est in enumerate(cands):
+            scorer = _light(est, len(fold_ids))
             for k in fold_ids:
                 tr, te = rows[folds != k], folds == k
-                state = est._final_fit(ctx, tr)
-                preds[c, te] = est._final_predict_rows(state, ctx, rows[te])[0]
+                state = scorer._final_fit(ctx, tr)
+                preds[c, te] = scorer._final_predict_rows(state, ctx, rows[te])[0]
                 fold_states[c].append(state)
         dr = None if ctx.dr is None else ctx.dr[rows]
         losses = np.stack(
@@ -421,18 +451,18 @@ class AutoCate(BaseCate):
         table["weight"] = table["estimator"].map(dict(zip(names, weights, strict=True)))
         members = []
         all_rows = np.arange(ctx.data.n)
-        for est, wgt in zip(cands, weights, strict=True):
-            if wgt > 0:
+        # every row was scored and the result is a blend: a forest member is the average of
+        # its scoring forests (n_estimators trees in all, no refit)
+        reuse = len(rows) == ctx.data.n and int(np.sum(weights > 0)) > 1
+        for c, (est, wgt) in enumerate(zip(cands, weights, strict=True)):
+            if wgt <= 0:
+                continue
+            if reuse and hasattr(est, "n_estimators"):
+                members.append((est, _FoldAverage(fold_states[c]), float(wgt)))
+            else:
                 members.append((est, est._final_fit(ctx, all_rows), float(wgt)))
         self._members = members
-        # the scoring folds' states, kept for the interval of a blend / meta-learner
-        self._fold_members = [
-            (est, fold_states[c], float(weights[c]))
-            for c, est in enumerate(cands)
-            if weights[c] > 0
-        ]
-        self._fold_ids = fold_ids
-        self._interval_cache = None
+        self._interval_cache: tuple[Context, Any] | None = None
         self.score_table_ = table
         self.weights_ = pd.Series(weights, index=names, name="weight")
         if len(members) == 1:
@@ -497,11 +527,14 @@ class AutoCate(BaseCate):
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         if with_var and not self._native():
-            return self._offset_predict(ctx, Xf)
+            return self._interval_predict(ctx, Xf)
         total = None
         var = None
         for est, st, wgt in state:
-            tau, v = est._final_predict(st, ctx, Xf, with_var and len(state) == 1)
+            if isinstance(st, _FoldAverage):
+                tau, v = fold_average(est, st.states, ctx, Xf), None
+            else:
+                tau, v = est._final_predict(st, ctx, Xf, with_var and len(state) == 1)
             total = wgt * tau if total is None else total + wgt * tau
             var = v if len(state) == 1 else None
         assert total is not None
@@ -512,26 +545,17 @@ class AutoCate(BaseCate):
         members = self._members
         return len(members) == 1 and getattr(members[0][0], "_native_intervals", True)
 
-    def _offset_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The residual-forest interval around the blend (``estimators._intervals``)."""
-        from estimators._intervals import fit_offset_forest, fold_average, offset_interval
+    def _interval_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The doubly-robust forest's interval (``estimators._intervals``) for a blend."""
+        from estimators._intervals import fit_interval_forest, predict_interval_forest
 
+        if ctx.data.groups is None:  # a refitted DRLearner forest member is that forest
+            for est, st, _ in self._members:
+                if isinstance(est, DRLearner) and isinstance(st, tuple) and st[0] == "forest":
+                    return est._final_predict(st, ctx, Xf, with_var=True)  # type: ignore[return-value]
         if self._interval_cache is None or self._interval_cache[0] is not ctx:
-            # out-of-fold blend on every row: rows of fold f from the states that left f out
-            oof = np.zeros((ctx.data.n, ctx.data.y.shape[1], ctx.k))
-            for f in np.unique(ctx.nuis.folds):
-                idx = np.flatnonzero(ctx.nuis.folds == f)
-                hit = np.flatnonzero(self._fold_ids == f)
-                for est, states, wgt in self._fold_members:
-                    if hit.size:
-                        tau = est._final_predict_rows(states[int(hit[0])], ctx, idx)[0]
-                    else:  # no scored row in fold f: every state left it out
-                        assert ctx.data.X is not None
-                        Xi = ctx.data.X.iloc[idx].reset_index(drop=True)
-                        tau = fold_average(est, states, ctx, Xi)
-                    oof[idx] += wgt * tau
-            self._interval_cache = (ctx, fit_offset_forest(ctx, oof))
-        return offset_interval(self._fold_members, self._interval_cache[1], ctx, Xf)
+            self._interval_cache = (ctx, fit_interval_forest(ctx))
+        return predict_interval_forest(self._interval_cache[1], ctx, Xf)
 
     def effect_interval(
         self, X: Any = None, *, alpha: float = 0.05, T1: Any = None

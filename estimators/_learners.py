@@ -11,16 +11,15 @@ CausalForest  econml ``grf.CausalForest`` (the final model of econml's      hone
 LinearDML     WLS of ``y~`` on ``t~ x [1, X]`` (econml ``LinearDML``)       HC1 / cluster CR1
 DRLearner     econml ``grf.RegressionForest`` (``final="forest"``) or WLS   honest forest /
               (``final="linear"``) on the AIPW pseudo-outcomes              HC1 / CR1
-XLearner      LightGBM on imputed effects, blended by the propensity       residual forest
-TLearner      difference of the per-arm LightGBM outcome models            residual forest
-SLearner      one LightGBM with T as a feature                             residual forest
+XLearner      LightGBM on imputed effects, blended by the propensity       DR forest's
+TLearner      difference of the per-arm LightGBM outcome models            DR forest's
+SLearner      one LightGBM with T as a feature                             DR forest's
 ============  ===========================================================  ==============
 
-``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them. "residual forest":
-the meta-learners have no variance of their own; their interval is an honest forest on the
-doubly-robust residuals of their cross-fitted final stage (``estimators._intervals``), centred
-on the bias-corrected estimate, which can differ from ``effect()``; cluster-robust with
-``groups``.
+``ate()`` / ``ate_interval()`` are the doubly-robust ATE for all of them. "DR forest's": the
+meta-learners have no valid variance of their own; their interval is that of an honest forest
+on the shared doubly-robust pseudo-outcomes (``estimators._intervals``), centred on that
+forest's estimate (which can differ from ``effect()``); cluster-robust with ``groups``.
 """
 
 from __future__ import annotations
@@ -518,24 +517,23 @@ class DRLearner(_Encoded):
 class _MetaLearner(_Common):
     """Discrete-treatment meta-learners with LightGBM base models.
 
-    They have no variance of their own: ``effect_interval`` comes from an honest forest on the
-    doubly-robust residuals of their cross-fitted final stage (``estimators._intervals``),
-    fitted on the first call.
+    They have no variance of their own: ``effect_interval`` is the interval of an honest forest
+    on the shared doubly-robust pseudo-outcomes (``estimators._intervals``), fitted on the
+    first call.
     """
 
     _supports_continuous: ClassVar[bool] = False
     #: No native variance: AutoCate(require_intervals=True) leaves them out.
     _native_intervals: ClassVar[bool] = False
 
-    def _offset_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        from estimators._intervals import crossfit_final, fit_offset_forest, offset_interval
+    def _interval_predict(self, ctx: Context, Xf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        from estimators._intervals import fit_interval_forest, predict_interval_forest
 
         cache = getattr(self, "_interval_cache", None)
         if cache is None or cache[0] is not ctx:  # fitted lazily, once per fit
-            states, oof = crossfit_final(self, ctx)
-            cache = (ctx, states, fit_offset_forest(ctx, oof))
+            cache = (ctx, fit_interval_forest(ctx))
             self._interval_cache = cache
-        return offset_interval([(self, cache[1], 1.0)], cache[2], ctx, Xf)
+        return predict_interval_forest(cache[1], ctx, Xf)
 
     def __init__(
         self,
@@ -584,9 +582,9 @@ class TLearner(_MetaLearner):
     predicted by the average of the cross-fitting fold models. With confounders ``W`` the
     contrast (a function of X and W) is projected on X with one more LightGBM fit.
     ``effect_interval``: a naive bootstrap of a meta-learner ignores the cross-fitted nuisances
-    and does not cover; the interval is instead an honest forest on the doubly-robust residuals
-    of the cross-fitted contrast (see ``estimators._intervals``; fitted on the first call),
-    centred on the bias-corrected estimate (which can differ from ``effect()``).
+    and does not cover; the interval is instead that of an honest forest on the shared
+    doubly-robust pseudo-outcomes (see ``estimators._intervals``; fitted on the first call),
+    centred on that forest's estimate (which can differ from ``effect()``).
     {_META_DOC}
 
     Examples
@@ -617,8 +615,8 @@ class TLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        if with_var:  # effect_interval: the residual-forest interval
-            return self._offset_predict(ctx, Xf)
+        if with_var:  # effect_interval: the doubly-robust forest's interval
+            return self._interval_predict(ctx, Xf)
         d_y = ctx.data.y.shape[1]
         tau = np.empty((len(Xf), d_y, ctx.k))
         if state is not None:
@@ -715,8 +713,8 @@ class SLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        if with_var:  # effect_interval: the residual-forest interval
-            return self._offset_predict(ctx, Xf)
+        if with_var:  # effect_interval: the doubly-robust forest's interval
+            return self._interval_predict(ctx, Xf)
         models, proj = state
         if proj is None:
             return self._contrasts(models, Xf, ctx), None
@@ -774,8 +772,8 @@ class XLearner(_MetaLearner):
     def _final_predict(
         self, state: Any, ctx: Context, Xf: pd.DataFrame, with_var: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        if with_var:  # effect_interval: the residual-forest interval
-            return self._offset_predict(ctx, Xf)
+        if with_var:  # effect_interval: the doubly-robust forest's interval
+            return self._interval_predict(ctx, Xf)
         tau = np.empty((len(Xf), len(state), ctx.k))
         use_e = ctx.data.W is None and bool(ctx.nuis.e_models)
         e_models = ctx.nuis.e_models if use_e and ctx.nuis.e_models else []
