@@ -10,7 +10,7 @@ import logging
 import warnings
 from typing import Any
 
-from causal._errors import NotIdentifiableError
+from causal._errors import ConfigError, NotIdentifiableError
 from causal.graph._graph import CausalGraph
 from causal.graph._results import Identification
 
@@ -75,7 +75,7 @@ def identify(
     """
     graph = CausalGraph.parse(graph)
     if adjustment not in ("efficient", "minimal", "maximal"):
-        raise NotIdentifiableError(
+        raise ConfigError(
             f"adjustment must be 'efficient', 'minimal' or 'maximal'; got {adjustment!r}."
         )
     graph.validate(

@@ -230,7 +230,7 @@ def sensitivity(
                 if r2t >= 1:
                     continue
                 bias = scale * math.sqrt(r2y * r2t / (1 - r2t))
-                adj = math.copysign(abs(theta) - bias, theta) if theta != 0 else -bias
+                adj = (1.0 if theta >= 0 else -1.0) * (abs(theta) - bias)
                 adj_se = se * math.sqrt(max(1 - r2y, 0.0) / (1 - r2t))
                 bench.append(
                     {
