@@ -509,10 +509,20 @@ def whatworks_sections(ww: Any) -> list[Section]:
         pred = o.extras.get("predictive_importance")
         if isinstance(pred, pd.DataFrame) and len(pred):
             figs.append(_bars(pred, "importance", "feature", f"predicts {o.outcome}"))
+        fid = o.extras.get("drivers_fidelity")
+        r2 = o.extras.get("predictive_r2")
+        caption = (
+            f"Mean |SHAP| with {_level(alpha)} bands. Effect surrogate fidelity R² "
+            f"{_num(fid, 3, sign=False) if fid is not None else '—'}; the modifiers predict "
+            f"{o.outcome} with held-out R² {_num(r2, 2, sign=False) if r2 is not None else '—'}."
+        )
+        text = o.extras.get("drivers_text", "")
         drv_parts.append(
-            f"<h3>{_e(o.outcome)}</h3><div class='row'>"
+            f"<h3>{_e(o.outcome)}</h3>"
+            + (f"<p>{_e(text)}</p>" if text else "")
+            + "<div class='row'>"
             + "".join(svg_figure(f) for f in figs)
-            + "</div>"
+            + f"</div><p class='lede'>{_e(caption)}</p>"
         )
     if drv_parts:
         sections.append(

@@ -463,6 +463,39 @@ def _robustness(
     }
 
 
+def _drivers(
+    model: Any,
+    X: pd.DataFrame,
+    Y: pd.DataFrame,
+    outcome: str,
+    *,
+    alpha: float,
+    seed: int,
+    n_jobs: int | None,
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Drivers of the effect (SHAP of the CATE) beside predictive importance (SHAP of the
+    outcome model), from :func:`causal.explain.compare`."""
+    from causal._errors import LowFidelityError
+    from causal.explain import compare
+
+    try:
+        cmp = compare(
+            model, X, Y, outcome=outcome, random_state=seed, n_jobs=n_jobs, progress=False
+        )
+    except LowFidelityError as exc:
+        notes.append(f"{outcome}: drivers not shown — {exc}")
+        return pd.DataFrame(), {}
+    drivers = cmp.causal.importance(alpha=alpha).reset_index(drop=True)
+    extras = {
+        "predictive_importance": cmp.predictive.importance(alpha=alpha).reset_index(drop=True),
+        "drivers_text": cmp.text,
+        "drivers_fidelity": float(cmp.causal.fidelity),
+        "predictive_r2": float(cmp.predictive.fidelity),
+    }
+    return drivers, extras
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for p in _PACKAGES:
@@ -600,7 +633,8 @@ def what_works(
 
     tradeoffs: dict[str, Any] = {}
     multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
-    total = 1 + 2 * len(design.outcomes) + int(multi) + int(bool(attributes))
+    per_outcome = 2 + int(X is not None)
+    total = 1 + per_outcome * len(design.outcomes) + int(multi) + int(bool(attributes))
     with _progress(total, progress) as bar:
         bar.step(f"fitting the effect model ({estimator}) for {len(design.outcomes)} outcome(s)")
         t0 = time.perf_counter()
@@ -644,9 +678,19 @@ def what_works(
                 overlap=rob["overlap"],
                 extras={**res.extras, "balance": rob["balance"]},
             )
-            outcomes.append(res)
             timings[f"robustness {outcome}"] = time.perf_counter() - t0
             bar.done()
+            if X is not None:
+                bar.step(f"{outcome}: drivers of the effect (SHAP)")
+                t0 = time.perf_counter()
+                drivers, dx = _drivers(
+                    model, X, Y, outcome, alpha=float(alpha), seed=int(seed), n_jobs=n_jobs,
+                    notes=notes,
+                )  # fmt: skip
+                res = dataclasses.replace(res, drivers=drivers, extras={**res.extras, **dx})
+                timings[f"drivers {outcome}"] = time.perf_counter() - t0
+                bar.done()
+            outcomes.append(res)
         if multi:
             bar.step("trade-offs between outcomes")
             t0 = time.perf_counter()
