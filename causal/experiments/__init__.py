@@ -29,6 +29,7 @@ from causal.experiments._readout import (
     readout,
     readout_from_aggregates,
 )
+from causal.experiments._sequential import SequentialLook, SequentialPlan
 
 __all__ = [
     "AggregateRequest",
@@ -45,6 +46,8 @@ __all__ = [
     "Proportion",
     "Ratio",
     "Readout",
+    "SequentialLook",
+    "SequentialPlan",
     "get_engine",
     "merge_aggregates",
     "metric_inputs",

@@ -12,7 +12,8 @@ column or a list of columns, for a ratio a ``[numerator_pre, denominator_pre]`` 
 ``cap`` (a quantile, means only) and ``direction`` ``increase | decrease``), optional ``unit``,
 ``cluster``, ``guardrails`` (metrics with a ``margin``), ``segments``, ``expected_split``
 (shares summing to 1), ``alpha`` (0.05), ``correction`` (``holm | bh | none``),
-``relative_margins`` (true), ``srm_alpha`` (0.001).
+``relative_margins`` (true), ``srm_alpha`` (0.001), ``sequential`` (``{method: always_valid |
+group_sequential, planned_units: N, looks: K, spending: obf | pocock}``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from causal._errors import ConfigError
 from causal.data import ExperimentDesign, Mean, Metric, Proportion, Ratio
+from causal.experiments._sequential import SequentialPlan
 
 __all__ = ["KEYS", "ConfigKey", "ReadoutConfig", "parse_config"]
 
@@ -161,6 +163,10 @@ def _split(value: Any, key: str) -> dict[str, float]:
     return shares
 
 
+def _sequential(value: Any, key: str) -> SequentialPlan:
+    return SequentialPlan.from_mapping(value, key)
+
+
 def _metric_list(value: Any, key: str) -> list[Any]:
     if value is None:
         return []
@@ -210,6 +216,12 @@ KEYS: dict[str, ConfigKey] = {
             option="heterogeneity",
             default=None,
         ),  # fmt: skip
+        ConfigKey(
+            "sequential",
+            _sequential,
+            "monitoring plan {method: always_valid|group_sequential, planned_units, looks}",
+            option="sequential",
+        ),
     ]
 }
 

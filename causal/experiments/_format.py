@@ -13,11 +13,12 @@ from typing import Any
 
 __all__ = ["format_value", "html_table", "text_table"]
 
-_PCT = ("rel_effect", "rel_effect_ci_lower", "rel_effect_ci_upper", "variance_reduction")
+_PCT = ("rel_effect", "rel_effect_ci_lower", "rel_effect_ci_upper", "variance_reduction",
+        "rel_mde", "information_fraction")  # fmt: skip
 
 
-def format_value(field: str, value: Any) -> str:
-    """Format one value by its field name.
+def format_value(field: str, value: Any, *, percent: bool | None = None) -> str:
+    """Format one value by its field name (``percent`` overrides the name's choice).
 
     Examples
     --------
@@ -28,6 +29,7 @@ def format_value(field: str, value: Any) -> str:
     >>> format_value("effect", float("nan"))
     '—'
     """
+    field = field.removeprefix("seq_")  # sequential columns format like their fixed kin
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -37,10 +39,12 @@ def format_value(field: str, value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
-        if field in _PCT:
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if field in _PCT if percent is None else percent:
             sign = "+" if field.startswith("rel_") and value > 0 else ""
             return f"{sign}{value * 100:.2f}%"
-        if field.startswith("pvalue"):
+        if field.startswith("pvalue") or field == "alpha":
             return "<0.0001" if value < 1e-4 else f"{value:.4f}"
         return f"{value:.4g}"
     return str(value)
@@ -68,20 +72,33 @@ def text_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join([line(list(columns)), *(line(r) for r in cells)])
 
 
-def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], caption: str = "") -> str:
+def html_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    caption: str = "",
+    *,
+    percent: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+    css_class: str = "",
+) -> str:
     """An escaped HTML table (no external assets).
+
+    ``percent`` names extra columns shown as percentages; ``headers`` relabels columns.
 
     Examples
     --------
     >>> "<td>&lt;b&gt;</td>" in html_table([{"metric": "<b>"}], ["metric"])
     True
     """
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    names = headers or {}
+    head = "".join(f"<th>{html.escape(names.get(c, c))}</th>" for c in columns)
+
+    def cell(c: str, v: Any) -> str:
+        return html.escape(format_value(c, v, percent=True if c in percent else None))
+
     body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape(format_value(c, r.get(c)))}</td>" for c in columns)
-        + "</tr>"
-        for r in rows
+        "<tr>" + "".join(f"<td>{cell(c, r.get(c))}</td>" for c in columns) + "</tr>" for r in rows
     )
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cls = f' class="{html.escape(css_class)}"' if css_class else ""
+    return f"<table{cls}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -21,10 +21,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
+from scipy import special
 
 from causal._errors import ConfigError, InsufficientDataError, UnknownVariantError
 from causal._io import json_safe, write_json_atomic
@@ -38,6 +39,7 @@ from causal.experiments._plan import (
     GroupKey,
     metric_inputs,
 )
+from causal.experiments._sequential import SequentialLook, SequentialPlan, sequential_look
 from causal.stats import (
     Decision,
     EffectResult,
@@ -51,6 +53,7 @@ from causal.stats import (
     ratio_effect,
     srm_test,
 )
+from causal.stats._power import mde_from_se
 
 __all__ = ["MetricRow", "Readout", "readout", "readout_from_aggregates"]
 
@@ -61,6 +64,11 @@ JSON_METRIC_KEYS = (
     "metric", "variant", "control_mean", "treatment_mean", "effect", "effect_ci_lower",
     "effect_ci_upper", "rel_effect", "rel_effect_ci_lower", "rel_effect_ci_upper", "se",
     "pvalue", "pvalue_adjusted", "variance_reduction",
+)  # fmt: skip
+_SEQ_COLS = (
+    "metric", "variant", "seq_critical_z", "seq_effect_ci_lower", "seq_effect_ci_upper",
+    "seq_rel_effect_ci_lower", "seq_rel_effect_ci_upper", "seq_pvalue_adjusted",
+    "seq_significant",
 )  # fmt: skip
 _SUMMARY_COLS = (
     "metric", "variant", "control_mean", "treatment_mean", "effect", "effect_ci_lower",
@@ -97,10 +105,14 @@ class MetricRow:
     segment: str | None = None
     segment_value: str | None = None
     notes: tuple[str, ...] = ()
+    sequential: SequentialLook | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of every field (NaN kept; :meth:`Readout.to_dict` makes JSON nulls)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain dict of every field (NaN kept; :meth:`Readout.to_dict` makes JSON nulls);
+        ``sequential`` as a nested dict (or None)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["sequential"] = None if self.sequential is None else self.sequential.to_dict()
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,10 @@ class Readout:
         Settings used.
     notes : tuple of str
         Readout-level notes (e.g. units lost to roll-up, caps applied).
+    sequential : dict, optional
+        With a sequential plan: ``method``, ``planned_units``, ``units``,
+        ``information_fraction``, ``looks``, ``spending``; each overall metric row then has a
+        :class:`SequentialLook` and the decision rests on it (safe at any look).
 
     Examples
     --------
@@ -149,6 +165,7 @@ class Readout:
     notes: tuple[str, ...] = ()
     design: ExperimentDesign | None = field(default=None, repr=False, compare=False)
     heterogeneity: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    sequential: Mapping[str, Any] | None = None
 
     @property
     def trustworthy(self) -> bool:
@@ -168,14 +185,39 @@ class Readout:
             return "untrustworthy"
         return "no_ship"
 
+    def power(self, power: float = 0.8) -> list[dict[str, Any]]:
+        """Minimum detectable effect of each overall row at this sample size.
+
+        One dict per metric × arm: ``metric``, ``variant``, ``n_control``, ``n_treatment``,
+        ``se``, ``mde`` (the absolute effect a two-sided test at the readout's ``alpha`` detects
+        with ``power``, :func:`causal.stats.mde_from_se`) and ``rel_mde`` (relative to the
+        control mean; NaN when that is 0).
+        """
+        out = []
+        for r in self.metrics:
+            m = mde_from_se(r.se, alpha=self.alpha, power=power)
+            rel = m / abs(r.control_mean) if r.control_mean and math.isfinite(m) else math.nan
+            out.append({"metric": r.metric, "variant": r.variant, "n_control": r.n_control,
+                        "n_treatment": r.n_treatment, "se": r.se, "mde": m, "rel_mde": rel})  # fmt: skip
+        return out
+
     # ---- conversions -------------------------------------------------------------------
     def to_pandas(self, *, segments: bool = False) -> Any:
         """The metric rows (or the segment rows) as a DataFrame, one row per metric × arm."""
         import pandas as pd
 
         rows = self.segments if segments else self.metrics
-        cols = [f.name for f in fields(MetricRow)]
-        return pd.DataFrame([r.to_dict() for r in rows], columns=cols)
+        cols = [f.name for f in fields(MetricRow) if f.name != "sequential"]
+        records = []
+        for r in rows:
+            d = r.to_dict()
+            seq = d.pop("sequential")
+            if seq is not None:
+                d |= {f"seq_{k}": v for k, v in seq.items() if k != "method"}
+            records.append(d)
+        if any(r.sequential is not None for r in rows):
+            cols += [f"seq_{f.name}" for f in fields(SequentialLook) if f.name != "method"]
+        return pd.DataFrame(records, columns=cols)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``readout.json`` structure of DESIGN.md (NaN/inf become ``None``).
@@ -188,6 +230,8 @@ class Readout:
             d = {k: getattr(r, k) for k in JSON_METRIC_KEYS}
             d |= {"role": r.role, "n_control": r.n_control, "n_treatment": r.n_treatment,
                   "notes": list(r.notes)}  # fmt: skip
+            if r.sequential is not None:
+                d["sequential"] = r.sequential.to_dict()
             return d
 
         segs = []
@@ -201,6 +245,7 @@ class Readout:
             "decision": self.decision,
             "trustworthy": self.trustworthy,
             "reason": _overall_reason(self),
+            "basis": self.sequential["method"] if self.sequential else "fixed_horizon",
             "arms": {v: d.to_dict() for v, d in self.decisions.items()},
             "guardrails": [{"variant": v, **g.to_dict()} for v, g in self.guardrails],
         }
@@ -217,16 +262,40 @@ class Readout:
         }
         if self.heterogeneity:  # causal.experiments._heterogeneity results
             out["heterogeneity"] = [h.to_dict() for h in self.heterogeneity]
+        if self.sequential is not None:
+            out["sequential"] = dict(self.sequential)
         return json_safe(out)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` as JSON atomically (temp file + ``os.replace``)."""
         write_json_atomic(self.to_dict(), path)
 
+    def _sequential_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for r in self.metrics:
+            d = {"metric": r.metric, "variant": r.variant}
+            if r.sequential is not None:
+                d |= {f"seq_{k}": v for k, v in r.sequential.to_dict().items()}
+            rows.append(d)
+        return rows
+
+    def _sequential_caption(self) -> str:
+        s = self.sequential or {}
+        what = ("always-valid intervals and p-values" if s.get("method") == "always_valid"
+                else "group-sequential boundary for this look")  # fmt: skip
+        return (
+            f"Sequential ({what}): {s.get('units', 0):,} of {s.get('planned_units', 0):,} "
+            f"planned units ({100 * s.get('information_fraction', 0):.0f}%); the decision "
+            "rests on these, so it is safe at any look."
+        )
+
     def summary(self) -> str:
         """A plain-text readout: SRM line, effects table, guardrails and the decision."""
         lines = [_srm_line(self.srm), ""]
         lines.append(text_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS))
+        if self.sequential is not None:
+            lines += ["", self._sequential_caption(),
+                      text_table(self._sequential_rows(), _SEQ_COLS)]  # fmt: skip
         notes = [f"  {r.metric} / {r.variant}: {n}" for r in self.metrics for n in r.notes]
         notes += [f"  {n}" for n in self.notes]
         if notes:
@@ -256,10 +325,18 @@ class Readout:
         )
 
     def _repr_html_(self) -> str:
-        parts = [f"<div class='causal-readout'><p>{_html_escape(_srm_line(self.srm))}</p>"]
+        srm = _html_escape(_srm_line(self.srm))
+        if not self.trustworthy:  # the same red warning as the readout page
+            srm = (f'<span role="alert" style="color:#771d1d;background:#fde8e8;'
+                   f'font-weight:600">{srm}</span>')  # fmt: skip
+        parts = [f"<div class='causal-readout'><p>{srm}</p>"]
         parts.append(
             html_table([r.to_dict() for r in self.metrics], _SUMMARY_COLS, caption="Effects")
         )
+        if self.sequential is not None:
+            parts.append(
+                html_table(self._sequential_rows(), _SEQ_COLS, caption=self._sequential_caption())
+            )
         notes = [f"{r.metric} / {r.variant}: {n}" for r in self.metrics for n in r.notes]
         notes += list(self.notes)
         if notes:
@@ -386,7 +463,6 @@ def _with_adjusted(rows: list[MetricRow], method: Correction) -> list[MetricRow]
         return rows
     p = np.array([r.pvalue for r in rows], dtype=float)
     adj = adjust_pvalues(p, method=method, family_size=len(rows))
-    from dataclasses import replace
 
     return [replace(r, pvalue_adjusted=float(a)) for r, a in zip(rows, adj, strict=True)]
 
@@ -410,8 +486,10 @@ def _check_options(
     relative_margins: bool,
     decrease_is_good: Sequence[str],
     srm_alpha: float,
-) -> dict[str, float]:
-    """Every readout parameter checked before any data is read; returns the margins."""
+    sequential: SequentialPlan | Mapping[str, Any] | None = None,
+) -> tuple[dict[str, float], SequentialPlan | None]:
+    """Every readout parameter checked before any data is read; returns the margins and the
+    sequential plan."""
     if not isinstance(design, ExperimentDesign):
         raise ConfigError(
             f"The 'design' parameter must be an ExperimentDesign. Got {type(design).__name__}."
@@ -450,8 +528,8 @@ def _check_options(
     bad_dir = sorted(set(decrease_is_good) - all_names)
     if bad_dir:
         raise ConfigError(f"'decrease_is_good' names unknown metric(s): {', '.join(bad_dir)}.")
-
-    return margins
+    plan = None if sequential is None else SequentialPlan.from_mapping(sequential)
+    return margins, plan
 
 
 def readout_from_aggregates(
@@ -464,6 +542,7 @@ def readout_from_aggregates(
     relative_margins: bool = True,
     decrease_is_good: Sequence[str] = (),
     srm_alpha: float = 0.001,
+    sequential: SequentialPlan | Mapping[str, Any] | None = None,
 ) -> Readout:
     """Build a :class:`Readout` from engine :class:`Aggregates` (e.g. merged daily ones).
 
@@ -480,10 +559,10 @@ def readout_from_aggregates(
     >>> readout_from_aggregates(agg, d).metrics[0].effect
     1.0
     """
-    margins = _check_options(
+    margins, plan = _check_options(
         design, alpha=alpha, correction=correction, margins=margins,
         relative_margins=relative_margins, decrease_is_good=decrease_is_good,
-        srm_alpha=srm_alpha,
+        srm_alpha=srm_alpha, sequential=sequential,
     )  # fmt: skip
     control = str(design.control)
     present = aggregates.variants()
@@ -542,12 +621,24 @@ def readout_from_aggregates(
         seg_rows += r["metric"] + r["guardrail"]
     seg_rows = _with_adjusted(seg_rows, "bh")
 
+    seq_info: dict[str, Any] | None = None
+    if plan is not None:
+        units = int(sum(observed.values()))
+        fraction = units / plan.planned_units
+        success = _with_sequential(success, results, plan, fraction, alpha, correction)
+        guards = _with_sequential(guards, results, plan, fraction, alpha, "guardrail")
+        seq_info = {**plan.to_dict(), "units": units, "information_fraction": fraction}
     guard_results, decisions = _decide(
         success, guards, results, srm, arms, margins, relative_margins, set(decrease_is_good),
-        alpha,
+        alpha, sequential=plan is not None,
     )  # fmt: skip
     notes = [f"metric '{m}' capped at {v:.6g} (its {_cap_q(design, m)} quantile)"
              for m, v in aggregates.caps.items()]  # fmt: skip
+    if plan is not None and seg_rows:
+        notes.append(
+            "segment rows are fixed-horizon and exploratory: the sequential plan covers the "
+            "overall metrics only"
+        )
     if clustered:
         notes.append(
             f"cluster-randomized on '{design.cluster}': effects per unit as ratios of cluster "
@@ -565,7 +656,41 @@ def readout_from_aggregates(
         engine=aggregates.engine,
         notes=tuple(notes),
         design=design,
+        sequential=seq_info,
     )
+
+
+def _with_sequential(
+    rows: list[MetricRow],
+    results: Mapping[tuple[str, str], EffectResult],
+    plan: SequentialPlan,
+    fraction: float,
+    alpha: float,
+    correction: str,
+) -> list[MetricRow]:
+    """Attach this look's sequential result to each overall row of one family.
+
+    Success rows (``correction`` holm/bh/none): always-valid p-values adjusted over the
+    configured family, or group-sequential boundaries at ``alpha / m`` (Bonferroni) unless
+    the correction is ``none``. Guardrail rows (``"guardrail"``): the look at ``alpha``, used
+    for the non-inferiority bound.
+    """
+
+    if not rows:
+        return rows
+    m = len(rows)
+    bonferroni = plan.method == "group_sequential" and correction in ("holm", "bh")
+    row_alpha = alpha / m if bonferroni else alpha
+    looks = [sequential_look(results[(r.metric, r.variant)], plan, fraction, alpha=row_alpha)
+             for r in rows]  # fmt: skip
+    if plan.method == "always_valid":
+        method = "none" if correction == "guardrail" else correction
+        adj = adjust_pvalues(np.array([lk.pvalue for lk in looks]), method=method,  # type: ignore[arg-type]
+                             family_size=m)  # fmt: skip
+        looks = [replace(lk, pvalue_adjusted=float(a),
+                         significant=bool(math.isfinite(a) and a < alpha))
+                 for lk, a in zip(looks, adj, strict=True)]  # fmt: skip
+    return [replace(r, sequential=lk) for r, lk in zip(rows, looks, strict=True)]
 
 
 def _cap_q(design: ExperimentDesign, name: str) -> str:
@@ -585,8 +710,15 @@ def _decide(
     relative: bool,
     decrease: set[str],
     alpha: float,
+    *,
+    sequential: bool = False,
 ) -> tuple[list[tuple[str, GuardrailResult]], dict[str, Decision]]:
-    """Guardrail non-inferiority and the ship decision per arm (both from causal.stats)."""
+    """Guardrail non-inferiority and the ship decision per arm (both from causal.stats).
+
+    With a sequential plan the guardrail bound is the sequential interval's (``critical_z``
+    instead of the fixed-horizon quantile) and success metrics count as significant when
+    their sequential test rejects at this look.
+    """
     guard_results: list[tuple[str, GuardrailResult]] = []
     decisions: dict[str, Decision] = {}
 
@@ -596,9 +728,16 @@ def _decide(
     for v in arms:
         arm_guards = []
         for r in (g for g in guards if g.variant == v):
+            effect = results[(r.metric, v)]
+            one_sided: float | None = None
+            if sequential and r.sequential is not None:
+                c = r.sequential.critical_z
+                # the one-sided level whose normal quantile is this look's critical |z|
+                one_sided = max(float(special.ndtr(-c)), 1e-300) if math.isfinite(c) else 1e-300
+                effect = replace(effect, df=math.inf)
             res = noninferiority(
-                results[(r.metric, v)], margin=margins[r.metric], relative=relative,
-                direction=direction(r.metric), metric=r.metric,
+                effect, margin=margins[r.metric], relative=relative,
+                direction=direction(r.metric), metric=r.metric, alpha=one_sided,
             )  # fmt: skip
             arm_guards.append(res)
             guard_results.append((v, res))
@@ -610,6 +749,11 @@ def _decide(
             pvalues_adjusted={r.metric: r.pvalue_adjusted for r in arm_success},
             directions={r.metric: direction(r.metric) for r in arm_success},
             alpha=alpha,
+            significant=(
+                {r.metric: bool(r.sequential and r.sequential.significant) for r in arm_success}
+                if sequential
+                else None
+            ),
         )
     return guard_results, decisions
 
@@ -627,6 +771,7 @@ def readout(
     decrease_is_good: Sequence[str] = (),
     srm_alpha: float = 0.001,
     heterogeneity: Sequence[str] | None = None,
+    sequential: SequentialPlan | Mapping[str, Any] | None = None,
 ) -> Readout:
     """Read out a randomized experiment: SRM, lifts with intervals, guardrails, segments.
 
@@ -661,6 +806,12 @@ def readout(
         test, GATEs with a simultaneous band, value of shipping only to segments that
         benefit); see :mod:`causal.experiments._heterogeneity`. Stored in
         ``Readout.heterogeneity`` and readout.json's ``heterogeneity``.
+    sequential : SequentialPlan or dict, optional
+        Monitoring plan fixed before the experiment (``{"method": "always_valid" |
+        "group_sequential", "planned_units": N, "looks": K}``): every overall metric row then
+        carries always-valid p-values and intervals, or this look's group-sequential boundary
+        (:class:`~causal.experiments.SequentialLook`), and the decision and guardrails rest on
+        them, so a readout run at every look (e.g. daily) is safe to act on.
 
     Returns
     -------
@@ -689,14 +840,14 @@ def readout(
     _check_options(
         design, alpha=alpha, correction=correction, margins=margins,
         relative_margins=relative_margins, decrease_is_good=decrease_is_good,
-        srm_alpha=srm_alpha,
+        srm_alpha=srm_alpha, sequential=sequential,
     )  # fmt: skip
     eng = get_engine(engine, connection)
     aggregates = eng.aggregate(data, AggregateRequest.from_design(design))
     ro = readout_from_aggregates(
         aggregates, design, alpha=alpha, correction=correction, margins=margins,
         relative_margins=relative_margins, decrease_is_good=decrease_is_good,
-        srm_alpha=srm_alpha,
+        srm_alpha=srm_alpha, sequential=sequential,
     )  # fmt: skip
     if heterogeneity:
         from causal.experiments._heterogeneity import with_heterogeneity

@@ -8,7 +8,8 @@ Experiment statistics are pure functions of per-arm :class:`Moments` (the aggreg
 - :func:`srm_test` → :class:`SRMResult`; :func:`adjust_pvalues` (Holm, BH);
 - :func:`noninferiority` → :class:`GuardrailResult`; :func:`decide` → :class:`Decision`;
 - :func:`mde`, :func:`sample_size` → :class:`PowerResult` (from pre-period Moments);
-- :func:`confidence_sequence` → :class:`ConfidenceSequence` (always valid);
+- :func:`confidence_sequence` → :class:`ConfidenceSequence` (always valid) and its
+  :func:`always_valid_pvalue`;
   :func:`group_sequential_design`, :func:`group_sequential_test` (Lan–DeMets alpha spending).
 """
 
@@ -28,6 +29,7 @@ from causal.stats._results import (
     SRMResult,
 )
 from causal.stats._sequential import (
+    always_valid_pvalue,
     confidence_sequence,
     group_sequential_design,
     group_sequential_test,
@@ -45,6 +47,7 @@ __all__ = [
     "PowerResult",
     "SRMResult",
     "adjust_pvalues",
+    "always_valid_pvalue",
     "confidence_sequence",
     "cuped_variance_reduction",
     "decide",

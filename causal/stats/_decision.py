@@ -122,6 +122,7 @@ def decide(
     pvalues_adjusted: Mapping[str, float] | None = None,
     directions: Mapping[str, Direction] | None = None,
     alpha: float = 0.05,
+    significant: Mapping[str, bool] | None = None,
 ) -> Decision:
     """Ship only if a success metric wins and every guardrail is non-inferior.
 
@@ -148,6 +149,9 @@ def decide(
         Good direction per success metric (default "increase").
     alpha : float
         Significance level for a win.
+    significant : mapping of metric name to bool, optional
+        Whether each success metric's test rejects "no effect", decided elsewhere (e.g. by a
+        sequential test at this look); replaces the p-value comparison when given.
 
     Returns
     -------
@@ -182,9 +186,13 @@ def decide(
         if not (math.isfinite(res.pvalue) and math.isfinite(res.effect)):
             missing.append(name)
             continue
-        p = res.pvalue if pvalues_adjusted is None else pvalues_adjusted.get(name, res.pvalue)
-        if not (math.isfinite(p) and p < alpha):
-            continue
+        if significant is not None:
+            if not significant.get(name, False):
+                continue
+        else:
+            p = res.pvalue if pvalues_adjusted is None else pvalues_adjusted.get(name, res.pvalue)
+            if not (math.isfinite(p) and p < alpha):
+                continue
         good = res.effect > 0 if directions.get(name, "increase") == "increase" else res.effect < 0
         (winners if good else losers).append(name)
     failed = [g.metric for g in guardrails if not g.non_inferior]

@@ -12,7 +12,7 @@ from causal._errors import ConfigError, InsufficientDataError, MissingColumnErro
 from causal.stats._moments import Moments
 from causal.stats._results import PowerResult
 
-__all__ = ["cuped_variance_reduction", "mde", "sample_size"]
+__all__ = ["cuped_variance_reduction", "mde", "mde_from_se", "sample_size"]
 
 
 def _baseline(
@@ -54,6 +54,23 @@ def _check(alpha: float, power: float, share: float, vr: float) -> None:
         raise ConfigError(
             f"The 'variance_reduction' parameter must be in [0, 1). Got {vr!r} instead."
         )
+
+
+def mde_from_se(se: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true effect a two-sided test at ``alpha`` detects with ``power``, given its SE.
+
+    ``(z_{1 - alpha/2} + z_{power}) * se``: what an experiment of this size could have seen
+    (read beside a non-significant result).
+
+    Examples
+    --------
+    >>> round(mde_from_se(0.1), 4)
+    0.2802
+    """
+    _check(alpha, power, 0.5, 0.0)
+    if not (se >= 0 and math.isfinite(se)):
+        return math.nan
+    return float((sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)) * se)
 
 
 def cuped_variance_reduction(pre: Moments, *, column: str, covariates: Sequence[str]) -> float:

@@ -31,7 +31,12 @@ from scipy import stats as sps
 from causal._errors import ConfigError
 from causal.stats._results import ConfidenceSequence, GroupSequentialDesign, GroupSequentialResult
 
-__all__ = ["confidence_sequence", "group_sequential_design", "group_sequential_test"]
+__all__ = [
+    "always_valid_pvalue",
+    "confidence_sequence",
+    "group_sequential_design",
+    "group_sequential_test",
+]
 
 Spending = Literal["obf", "pocock"]
 
@@ -118,6 +123,47 @@ def confidence_sequence(
     excl = (lower > 0) | (upper < 0)
     first = int(np.argmax(excl)) if excl.any() else None
     return ConfidenceSequence(e, s, lower, upper, float(alpha), float(rho), bool(excl.any()), first)
+
+
+def always_valid_pvalue(
+    effect: ArrayLike, se: ArrayLike, *, horizon_se: float, alpha: float = 0.05
+) -> np.ndarray:
+    """Always-valid p-values: the smallest level at which :func:`confidence_sequence` excludes 0.
+
+    For the two-sided normal mixture with ``r = rho * se^2`` (``rho`` tuned to ``horizon_se``
+    and ``alpha`` exactly as in :func:`confidence_sequence`), the sequence excludes 0 at level
+    ``a`` iff ``z^2 >= (1 + r) log((1 + r) / (r a^2))``, so
+    ``p = min(1, sqrt((1 + r) / r) * exp(-z^2 / (2 (1 + r))))``. The chance that ``p`` ever
+    drops below ``alpha`` under the null, however often one looks, is at most ``alpha``
+    (asymptotically); ``p < alpha`` exactly when the sequence at level ``alpha`` excludes 0.
+
+    Parameters
+    ----------
+    effect, se : array_like, shape (n_looks,)
+        Cumulative estimate and standard error at each look.
+    horizon_se : float
+        Standard error planned at the end (fixed in advance; sets the mixture precision).
+    alpha : float
+        The level the mixture is tuned for.
+
+    Returns
+    -------
+    ndarray of shape (n_looks,)
+
+    Examples
+    --------
+    >>> always_valid_pvalue([0.3, 0.15], [0.1, 0.05], horizon_se=0.05).round(4)
+    array([0.0848, 0.055 ])
+    """
+    _check_alpha(alpha)
+    e, s = _looks(effect, se)
+    h = float(horizon_se)
+    if not (h > 0 and math.isfinite(h)):
+        raise ConfigError(f"The 'horizon_se' parameter must be positive. Got {horizon_se!r}.")
+    r = _optimal_r(alpha) / h**2 * s**2
+    z = e / s
+    log_p = 0.5 * np.log((1 + r) / r) - z**2 / (2 * (1 + r))
+    return np.minimum(1.0, np.exp(log_p))
 
 
 def _spend(t: np.ndarray, alpha: float, spending: str) -> np.ndarray:

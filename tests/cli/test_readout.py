@@ -163,3 +163,16 @@ def test_bad_input_exits_2_with_one_paragraph(exp_csv, tmp_path, capsys, config,
     assert err.startswith("error: ") and message in err
     assert "Traceback" not in err
     assert not (tmp_path / "o" / "readout.json").exists()
+
+
+def test_sequential_config_end_to_end(exp_csv, tmp_path):
+    _, path, cfg = exp_csv
+    seq = tmp_path / "seq.yaml"
+    seq.write_text(cfg.read_text() + "sequential: {method: always_valid, planned_units: 6000}\n")
+    out = tmp_path / "out"
+    main(["readout", str(path), "--config", str(seq), "--out", str(out), "-q"])
+    doc = _strict((out / "readout.json").read_text())
+    assert doc["sequential"]["information_fraction"] == pytest.approx(0.5)
+    assert doc["decision"]["basis"] == "always_valid"
+    assert all("pvalue" in m["sequential"] for m in doc["metrics"])
+    assert "always-valid" in (out / "readout.html").read_text()
