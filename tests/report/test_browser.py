@@ -128,6 +128,8 @@ def test_the_network_check_can_fail(reports, tmp_path):
 
 
 def test_script_names_are_text_in_the_browser(reports, tmp_path):
+    source = (reports / "report.html").read_text()
+    assert BAD not in source and "&lt;script&gt;alert(1)&lt;/script&gt;" in source
     dom, _ = _render(reports / "report.html", tmp_path)
     assert "<script" not in dom  # the browser built no script element
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # shown as text

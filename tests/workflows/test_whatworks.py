@@ -274,3 +274,21 @@ def test_bad_input_is_one_clear_error(content):
     const = content.assign(boosted=1)
     with pytest.raises(causal.ConstantColumnError, match="'boosted' is constant"):
         causal.what_works(const, _design(), progress=False)
+
+
+def test_continuous_boost_intensity():
+    df = causal.simulate_content(n=1_200, seed=6, intensity=True)
+    d = causal.Design(
+        unit="pin_id",
+        treatment="boost_intensity",
+        outcomes=["saves"],
+        modifiers=["quality_score", "format"],
+        confounders=["creator_followers", "prior_impressions", "age_days"],
+        treatment_kind="continuous",
+    )
+    ww = causal.what_works(df, d, estimator="LinearDML", progress=False, n_simulations=10)
+    o = ww["saves"]
+    assert ww.treatment_kind == "continuous"
+    assert o.effect_ci_lower < o.effect < o.effect_ci_upper
+    assert len(o.segments) == 0 and "Segment effects and targeting" in ww.methods["absent"]
+    assert "per unit of boost_intensity" in ww.findings()[0]
