@@ -106,8 +106,8 @@ def _predictive(frame: pd.DataFrame, y: np.ndarray, seed: int, n_jobs: int | Non
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )  # fmt: skip
     n_trees = int(bst.best_iteration or bst.num_trees())
-    fid = r2(y[hold], bst.predict(enc.matrix[hold], num_iteration=n_trees))
-    sur = Surrogate(bst, "outcome_model", n_trees, 3, fid, train.size, hold.size, 0.0)
+    fid = r2(y[hold], np.asarray(bst.predict(enc.matrix[hold], num_iteration=n_trees), dtype=float))
+    sur = Surrogate(bst, "outcome_model", n_trees, 3, fid, train.size, hold.size, 0, 0.0)
     values, base = _tree_shap(sur, enc.matrix, "path_dependent", enc.matrix[:0])
     return Explanation(
         values=values, base_value=base, feature_names=tuple(frame.columns), data=frame,
@@ -203,9 +203,10 @@ def compare(
         raise MissingValuesError(
             f"Y has {int((~np.isfinite(y)).sum())} missing or infinite values; drop those rows."
         )
-    causal_ex = explain(estimator, X, outcome=outcome if not isinstance(Y, pd.DataFrame)
-                        or outcome is None else outcome, T1=T1, random_state=random_state,
-                        n_jobs=n_jobs, **explain_kwargs)  # fmt: skip
+    causal_ex = explain(
+        estimator, X, outcome=outcome, T1=T1, random_state=random_state, n_jobs=n_jobs,
+        **explain_kwargs,
+    )  # fmt: skip
     pred_ex = _predictive(frame, y, random_state, n_jobs)
     ci = causal_ex.importance().set_index("feature")
     pi = pred_ex.importance().set_index("feature")

@@ -33,6 +33,7 @@ DEFAULT_MIN_FIDELITY = 0.9
 #: The cheapest surrogate reaching this held-out R^2 is used (issue 14: >= 0.95).
 DEFAULT_TARGET_FIDELITY = 0.95
 MIN_ROWS = 50  # fewer rows cannot both train and check a surrogate
+INTERVENTIONAL_ADDITIVITY_ATOL = 1e-6  # relative: shap's C++ sums in float64 over background
 
 Method = Literal["auto", "surrogate", "permutation"]
 Flavour = Literal["path_dependent", "interventional"]
@@ -193,6 +194,32 @@ class Explanation:
             }
         )
         return df.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+
+    def drivers(self, top: int | None = None, *, bands: bool = False) -> list[dict[str, Any]]:
+        """The importance as JSON-ready records for ``summary.json`` (``drivers``).
+
+        Parameters
+        ----------
+        top : int, optional
+            Keep the ``top`` most important modifiers (default: all).
+        bands : bool
+            Also give ``importance_ci_lower`` / ``importance_ci_upper``.
+
+        Returns
+        -------
+        list of dict
+            ``[{"feature": str, "importance": float}, ...]``, most important first.
+        """
+        imp = self.importance()
+        if top is not None:
+            imp = imp.head(int(top))
+        keys = ["feature", "importance"]
+        if bands:
+            keys += ["importance_ci_lower", "importance_ci_upper"]
+        return [
+            {k: (str(r[k]) if k == "feature" else float(r[k])) for k in keys}
+            for r in imp.to_dict("records")
+        ]
 
     def to_pandas(self) -> pd.DataFrame:
         """The SHAP values as a DataFrame: one row per explained item (``X``'s index), one
@@ -409,13 +436,19 @@ def _tree_shap(
     if flavour == "interventional":
         import shap
 
+        booster = _truncate(sur.booster, sur.n_trees)
         explainer = shap.TreeExplainer(
-            _truncate(sur.booster, sur.n_trees),
-            data=background,
-            feature_perturbation="interventional",
+            booster, data=background, feature_perturbation="interventional"
         )
         vals = np.asarray(explainer.shap_values(Z, check_additivity=False), dtype=float)
-        return vals, float(np.ravel(explainer.expected_value)[0])
+        base = float(np.ravel(explainer.expected_value)[0])
+        gap = np.abs(base + vals.sum(axis=1) - booster.predict(Z)).max()
+        if gap > INTERVENTIONAL_ADDITIVITY_ATOL * (1.0 + np.abs(booster.predict(Z)).max()):
+            raise ConfigError(  # pragma: no cover - guarded by the categorical check
+                f"shap's interventional TreeSHAP is not additive on this surrogate (gap {gap:.3g});"
+                " use flavour='path_dependent'."
+            )
+        return vals, base
     from causal.explain._treeshap import MAX_TABLE_DEPTH, build_tables, shap_values
 
     if sur.max_depth <= MAX_TABLE_DEPTH:
@@ -553,6 +586,13 @@ def explain(
             f"{'' if np.isfinite(tau).all() else ' with NaN/inf'}; expected {n} finite values."
         )
     enc = encode(frame)
+    if flavour == "interventional" and enc.categories and method != "permutation":
+        raise ConfigError(
+            "flavour='interventional' cannot explain categorical modifiers "
+            f"{sorted(enc.categories)}: shap's interventional TreeSHAP mishandles LightGBM's "
+            "categorical splits (its values then do not add up to the prediction). Use "
+            "flavour='path_dependent' (default), or method='permutation' (interventional, slow)."
+        )
     rng = np.random.default_rng(random_state)
     bg = enc.matrix[rng.choice(n, size=min(background, n), replace=False)]
 
@@ -577,11 +617,13 @@ def explain(
         sur = fit_surrogate(
             enc.matrix, tau, enc.categorical_index,
             target=float(target_fidelity), seed=int(random_state), n_jobs=n_jobs,
+            query=lambda M: call(enc.decode(M)),
         )  # fmt: skip
         seconds["surrogate"] = sur.fit_seconds
         sur_info = {
             "candidate": sur.name, "n_trees": sur.n_trees, "max_depth": sur.max_depth,
-            "n_train": sur.n_train, "n_holdout": sur.n_holdout, "tried": list(sur.tried),
+            "n_train": sur.n_train, "n_holdout": sur.n_holdout, "n_synthetic": sur.n_synthetic,
+            "tried": list(sur.tried),
         }  # fmt: skip
         if sur.fidelity >= min_fidelity:
             t1 = time.perf_counter()

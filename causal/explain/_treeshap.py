@@ -266,8 +266,8 @@ def shap_values(tables: TreeTables, X: np.ndarray, *, chunk: int = 4096) -> np.n
     flat_feature = tables.feature.ravel()
     flat_threshold = tables.threshold.ravel()
     real = np.isfinite(flat_threshold) | (flat_threshold == np.inf)
-    by_feature = [(j, np.flatnonzero(real & (flat_feature == j))) for j in range(tables.n_features)]
-    by_feature = [(j, idx, flat_threshold[idx][:, None]) for j, idx in by_feature if idx.size]
+    node_sets = [(j, np.flatnonzero(real & (flat_feature == j))) for j in range(tables.n_features)]
+    by_feature = [(j, idx, flat_threshold[idx][:, None]) for j, idx in node_sets if idx.size]
     tree_base = (np.arange(n_trees, dtype=np.intp) * tables.n_patterns)[:, None]
     for start in range(0, n, chunk):
         xt = np.ascontiguousarray(X[start : start + chunk].T)  # (p, c)

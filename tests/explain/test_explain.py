@@ -24,7 +24,11 @@ HIDES_DRIVERS = {"quality_score", "text_overlay"}
 # Of the true CATE, a non-modifier may get at most this share of the total importance: the
 # surrogate of a noise-free function has no reason to split on it (observed: exactly 0).
 ORACLE_IRRELEVANT_SHARE_MAX = 0.01
-ADDITIVITY_ATOL = 1e-8  # SHAP values + base value reproduce the surrogate, float64 sums
+ADDITIVITY_ATOL = 1e-8
+# Of a CATE *estimated* from 4,000 noisy pins, a non-modifier may get at most this share: the
+# estimators lend some heterogeneity to creator size, whose reach scales the outcome noise
+# (observed 0.20 for LinearDML on seed 3, 0.25 for DRLearner); the true modifiers still lead.
+FITTED_IRRELEVANT_SHARE_MAX = 0.3  # SHAP values + base value reproduce the surrogate, float64 sums
 
 
 class TrueEffect:
@@ -79,6 +83,11 @@ def test_non_modifiers_predict_the_outcome_but_not_the_effect(content):
     assert strong_predictors["causal_share"].max() <= ORACLE_IRRELEVANT_SHARE_MAX
     assert "predict" in cmp.summary() and "creator_followers" in cmp.summary()
     assert list(cmp.to_pandas()["feature"].head(4).sort_values()) == sorted(SAVES_DRIVERS)
+    assert "creator_followers" in cmp._repr_html_()
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    assert isinstance(cmp.plot(), Figure)
 
 
 def test_additivity_and_result_shape(content):
@@ -96,6 +105,11 @@ def test_additivity_and_result_shape(content):
     assert imp["importance"].is_monotonic_decreasing
     assert (imp["importance_ci_lower"] <= imp["importance"]).all()
     assert (imp["importance"] <= imp["importance_ci_upper"]).all()
+    drivers = ex.drivers(top=3)
+    assert [d["feature"] for d in drivers] == list(imp["feature"].head(3))
+    assert set(drivers[0]) == {"feature", "importance"}
+    assert isinstance(drivers[0]["importance"], float)
+    assert set(ex.drivers(bands=True)[0]) >= {"importance_ci_lower", "importance_ci_upper"}
     df = ex.to_pandas()
     assert list(df.index) == list(X.index) and "cate" in df
     assert "<table>" in ex._repr_html_() and "quality_score" in ex._repr_html_()
@@ -121,10 +135,17 @@ def test_segment_explains_the_difference(content):
 
 def test_fitted_estimator_and_numpy_input(content):
     estimators = pytest.importorskip("estimators")
-    num = ["quality_score", "age_days", "creator_followers", "text_overlay"]
+    num = ["quality_score", "age_days", "creator_followers", "text_overlay", "prior_impressions",
+           "shoppable"]  # fmt: skip
     X = content[num]
-    est = estimators.LinearDML(random_state=0).fit(content["hides"], content["boosted"], X=X)
+    est = estimators.LinearDML(random_state=0).fit(
+        content["hides"], content["boosted"], X=X, groups=content["creator_id"]
+    )
     ex = explain(est, X)
+    share = ex.importance().set_index("feature")["share"]
+    assert share.index[0] == "quality_score"  # the main true modifier of the hides effect
+    irrelevant = share.drop(["quality_score", "text_overlay"])
+    assert irrelevant.max() <= FITTED_IRRELEVANT_SHARE_MAX
     np.testing.assert_allclose(ex.cate, est.effect(X).to_numpy())
     ex_np = explain(est, X.to_numpy())
     np.testing.assert_allclose(ex_np.values, ex.values)
@@ -210,3 +231,45 @@ def test_plots_return_figures(content):
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
         assert "<svg" in buf.getvalue()
+
+
+def test_interventional_flavour(content):
+    num = ["quality_score", "age_days", "text_overlay", "creator_followers"]
+
+    class Numeric:  # the true hides effect: quality and text overlay only
+        feature_names_in_ = num
+
+        def effect(self, X):
+            q = X["quality_score"].to_numpy(float)
+            return 1.5 * (1 - q) ** 2 * (1 + 0.5 * X["text_overlay"].to_numpy(float))
+
+    X = content[num].head(1500)
+    ex = explain(Numeric(), X, flavour="interventional", background=50)
+    assert ex.method == "tree_interventional"
+    # interventional values add up to the same surrogate as the path-dependent ones
+    pd_ex = explain(Numeric(), X)
+    np.testing.assert_allclose(ex.prediction, pd_ex.prediction, atol=1e-6)
+    share = ex.importance().set_index("feature")["share"]
+    assert set(share.index[:2]) == {"quality_score", "text_overlay"}
+    assert share[["age_days", "creator_followers"]].max() <= ORACLE_IRRELEVANT_SHARE_MAX
+    with pytest.raises(causal.ConfigError, match="categorical"):
+        explain(TrueEffect("saves"), content[MODIFIERS], flavour="interventional")
+
+
+def test_multi_outcome_needs_outcome(content):
+    class Two:
+        feature_names_in_ = ["quality_score", "age_days"]
+        outcome_names_ = ["saves", "hides"]
+
+        def effect(self, X):
+            q = X["quality_score"].to_numpy(float)
+            return np.column_stack([q, -q * X["age_days"].to_numpy(float)])
+
+    X = content[["quality_score", "age_days"]]
+    with pytest.raises(causal.ConfigError, match="outcome=<name>"):
+        explain(Two(), X)
+    ex = explain(Two(), X, outcome="hides")
+    assert ex.outcome == "hides"
+    np.testing.assert_allclose(ex.cate, -X["quality_score"] * X["age_days"])
+    with pytest.raises(causal.ConfigError, match="not an outcome"):
+        explain(Two(), X, outcome="clicks")
