@@ -303,7 +303,7 @@ def dose_response(
         dens = kde((a[te] - m_te) / s_te) / s_te
         mu_te = mu.predict(_with_dose(Z.iloc[te], a[te]))
         for lab in labels:
-            rows = te if lab == "all" else te[seg[te] == lab]
+            rows = te if seg is None or lab == "all" else te[seg[te] == lab]
             if rows.size == 0:
                 continue
             pos = np.searchsorted(te, rows)
@@ -319,11 +319,8 @@ def dose_response(
                 kde((fine[:, None] - m_te[sp][None, :]) / s_te[sp][None, :]) / s_te[sp][None, :]
             ).mean(axis=1)
             big = pd.concat([zs] * fine.size, ignore_index=True)
-            m_grid = (
-                mu.predict(_with_dose(big, np.repeat(fine, len(samp))))
-                .reshape(fine.size, len(samp))
-                .mean(axis=1)
-            )
+            pred = np.asarray(mu.predict(_with_dose(big, np.repeat(fine, len(samp)))))
+            m_grid = pred.reshape(fine.size, len(samp)).mean(axis=1)
             ratio = np.interp(a[rows], fine, w_grid) / np.maximum(dens[pos], 1e-12)
             if lab == "all":
                 capped[rows] = ratio > MAX_DENSITY_RATIO
