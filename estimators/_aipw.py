@@ -468,6 +468,10 @@ def overlap_weighted_effect(
     scores: np.ndarray,
     e_pair: np.ndarray,
     *,
+    tau_hat: np.ndarray | None = None,
+    is_arm: np.ndarray | None = None,
+    in_pair: np.ndarray | None = None,
+    pair_mass: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     alpha: float = 0.05,
@@ -476,16 +480,25 @@ def overlap_weighted_effect(
 ) -> ATEResult:
     """The overlap-weighted average effect (ATO) from doubly-robust scores.
 
-    ``theta = sum h psi / sum h`` with ``h = e (1 - e)`` (Li, Morgan & Zaslavsky 2018, JASA):
-    the augmented estimator of ``E[e(1-e) tau(X)] / E[e(1-e)]``, which weights units by how
-    much they could have gone either way and so never divides by a propensity near 0 or 1
-    (the residual terms of ``psi`` become ``(1 - e)(y - mu_1)`` and ``e (y - mu_0)``). It is
-    a different estimand from the ATE: the effect on the population with overlap.
+    The estimand is ``E[h(X) tau(X)] / E[h(X)]`` with ``h = e (1 - e)`` (Li, Morgan &
+    Zaslavsky 2018, JASA): units weighted by how much they could have gone either way, so no
+    propensity near 0 or 1 is ever inverted (the residual terms of ``h psi`` are
+    ``(1 - e)(y - mu_1)`` and ``e (y - mu_0)``). It is a different estimand from the ATE: the
+    effect on the population with overlap.
 
-    The standard error treats the estimated weights ``h`` as fixed (the influence function of
-    a weighted mean), i.e. it is for the ``h``-weighted average of the effect with the weights
-    the data gave; the simulation in ``tests/estimators/test_att_overlap.py`` checks its
-    coverage against the ATO under the true propensity.
+    With ``tau_hat`` and ``is_arm`` (the default in the estimators) the estimator is the
+    one-step estimator of the efficient influence function, which also corrects for the
+    weights being estimated (``h`` depends on ``e``)::
+
+        theta = sum w [h psi + c tau_hat] / sum w [h + c],
+        c = h'(e) 1[pair] (D - e) / m,   h'(e) = 1 - 2 e
+
+    where ``D`` marks the arm, ``1[pair]`` units in the arm or control and ``m`` the
+    propensity mass of the pair (``e_arm + e_control``; 1 for a binary T). The SE is that of
+    the influence terms ``w [h psi + c tau_hat - theta (h + c)]``. Without them, the plain
+    ``sum h psi / sum h`` with the weights treated as fixed: in the simulation of
+    ``tests/estimators/test_att_overlap.py`` that interval covered the ATO 0.918 of the time
+    (SD of z 1.11); the corrected one 0.945 (SD of z 1.02), 1,000 datasets.
 
     Parameters
     ----------
@@ -494,6 +507,14 @@ def overlap_weighted_effect(
     e_pair : ndarray of shape (n,)
         The propensity of the arm among the arm and control, ``e_arm / (e_arm + e_control)``
         (binary T: ``e``).
+    tau_hat : ndarray of shape (n,), optional
+        The outcome models' contrast ``mu_arm - mu_control``.
+    is_arm : ndarray of bool, shape (n,), optional
+        Units that received the arm.
+    in_pair : ndarray of bool, shape (n,), optional
+        Units in the arm or control (default: all).
+    pair_mass : ndarray of shape (n,), optional
+        ``e_arm + e_control`` (default 1).
 
     Returns
     -------
@@ -506,17 +527,34 @@ def overlap_weighted_effect(
     >>> round(r.effect, 4)  # weights 0.25 and 0.09
     1.5294
     """
+    e_pair = np.asarray(e_pair, dtype=float)
     h = e_pair * (1.0 - e_pair)
-    w = h if sample_weight is None else h * sample_weight
-    return mean_effect_from_scores(
-        scores,
-        sample_weight=w,
-        groups=groups,
-        alpha=alpha,
-        outcome=outcome,
-        treatment=treatment,
-        estimand="ATO (overlap weights)",
-    )
+    if tau_hat is None or is_arm is None:
+        w = h if sample_weight is None else h * sample_weight
+        return mean_effect_from_scores(
+            scores,
+            sample_weight=w,
+            groups=groups,
+            alpha=alpha,
+            outcome=outcome,
+            treatment=treatment,
+            estimand="ATO (overlap weights)",
+        )
+    sw = np.ones_like(h) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    pair = np.ones_like(h, dtype=bool) if in_pair is None else np.asarray(in_pair, dtype=bool)
+    mass = np.ones_like(h) if pair_mass is None else np.maximum(pair_mass, 1e-12)
+    c = (1.0 - 2.0 * e_pair) * pair * (np.asarray(is_arm, dtype=float) - e_pair) / mass
+    num_i = h * scores + c * tau_hat
+    den_i = h + c
+    denom = float(np.sum(sw * den_i))
+    theta = float(np.sum(sw * num_i) / denom)
+    infl = sw * (num_i - theta * den_i)
+    lev = sw * h / float(np.sum(sw * h))
+    se, lo, hi, p, n_cl, dof = _finish(theta, infl, lev, denom, groups, alpha, len(scores))
+    return ATEResult(
+        theta, se, lo, hi, p, alpha, len(scores), n_cl, outcome, treatment, dof,
+        "ATO (overlap weights)",
+    )  # fmt: skip
 
 
 def plr_ate(

@@ -25,6 +25,7 @@ from estimators._aipw import (
     att_effect,
     crump_threshold,
     mean_effect_from_scores,
+    overlap_weighted_effect,
     plr_ate,
 )
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
@@ -382,6 +383,13 @@ class BaseCate(BaseEstimator):
         Returns
         -------
         self
+
+        Notes
+        -----
+        Rows are matched by index, never silently by position: pandas inputs whose indexes
+        hold the same labels in another order are aligned when every input is pandas, and
+        refused otherwise. String treatment labels need ``control=`` unless one of them is
+        ``"control"``. Each arm needs at least 10 units, as in ``causal.validate``.
         """
         self._check_params()
         name = type(self).__name__
@@ -625,9 +633,7 @@ class BaseCate(BaseEstimator):
             assert ctx.nuis.e is not None
             e = ctx.nuis.e
             pair = e[:, a + 1] / np.maximum(e[:, a + 1] + e[:, 0], 1e-12)
-            if overlap_weights:
-                h = pair * (1.0 - pair)
-                w = h if w is None else w * h
+            if overlap_weights:  # the weights e(1-e) enter in overlap_weighted_effect
                 label = "ATO (overlap weights)" if label == "ATE" else label + ", overlap-weighted"
             else:
                 lo, hi = _trim_bounds(trim, pair[keep], name)
@@ -715,6 +721,24 @@ class BaseCate(BaseEstimator):
                 outcome=d.outcome_names[j],
                 treatment=label,
             )
+        if d.discrete and overlap_weights:
+            assert ctx.dr is not None and ctx.nuis.e is not None and ctx.nuis.mu is not None
+            e, mu, codes = ctx.nuis.e[rows], ctx.nuis.mu[rows, j], d.t_codes[rows]
+            mass = e[:, a + 1] + e[:, 0]
+            res = overlap_weighted_effect(
+                ctx.dr[rows, j, a],
+                e[:, a + 1] / np.maximum(mass, 1e-12),
+                tau_hat=mu[:, a + 1] - mu[:, 0],
+                is_arm=codes == a + 1,
+                in_pair=(codes == a + 1) | (codes == 0),
+                pair_mass=mass,
+                sample_weight=w,
+                groups=groups,
+                alpha=alpha,
+                outcome=d.outcome_names[j],
+                treatment=label,
+            )
+            return _relabel(res, estimand)
         if d.discrete:
             assert ctx.dr is not None
             return mean_effect_from_scores(

@@ -231,16 +231,19 @@ def test_overlap_weighted_effect_against_its_truth() -> None:
     e = est.propensity_[:, 1]
     mu = est._ctx.nuis.mu[:, 0, :]
     scores = estimators.aipw_scores(y, t == 1, t == 0, mu[:, 1], mu[:, 0], e, 1 - e, clip=est.clip)
-    ref = estimators.overlap_weighted_effect(scores, e)
+    ref = estimators.overlap_weighted_effect(scores, e, tau_hat=mu[:, 1] - mu[:, 0], is_arm=t == 1)
     assert res.effect == pytest.approx(ref.effect, rel=1e-12)
     assert res.se == pytest.approx(ref.se, rel=1e-12)
 
 
 @pytest.mark.slow
 def test_estimator_att_coverage_by_simulation() -> None:
-    """The full estimator (LightGBM nuisances, cross-fitted): ATT coverage over 300 datasets."""
+    """The full estimator (LightGBM nuisances, cross-fitted): ATT coverage over 1,000 datasets.
+
+    Measured: 0.949 (mean z 0.03, SD of z 1.05); 518 s at load average 27 on 2 cores.
+    """
     att = _truth(_sigmoid, lambda x: 1 + x)
-    reps, hits = 300, 0
+    reps, hits = 1_000, 0
     for r in range(reps):
         x, t, y = _sim(1_000, 1_000 + r)
         est = estimators.LinearDML(cv=2, random_state=r, n_jobs=1, nuisance_params=NUISANCE)
@@ -248,4 +251,38 @@ def test_estimator_att_coverage_by_simulation() -> None:
         hits += res.effect_ci_lower <= att <= res.effect_ci_upper
     coverage = hits / reps
     print(f"ATT coverage {coverage:.3f} over {reps}")
-    assert 0.92 <= coverage <= 0.98, coverage  # 300 reps: SE of a coverage near 0.95 is 0.013
+    # 1,000 reps: the SE of a coverage near 0.95 is 0.007
+    assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], coverage
+
+
+def test_overlap_interval_covers_the_known_ato() -> None:
+    """The one-step ATO (weights' estimation corrected) covers by simulation.
+
+    Correctly specified parametric nuisances, 2-fold cross-fitted. Measured: 0.945 (SD of z
+    1.02); the fixed-weights interval (``tau_hat`` omitted) covered 0.918 (SD of z 1.11).
+    """
+
+    def e_true(v):
+        return _sigmoid(1.5 * v)
+
+    ato = _truth(lambda v: e_true(v) * (1 - e_true(v)), lambda v: 1 + v**2)
+    rng = np.random.default_rng(70)
+    reps, n, hits = 1_000, 2_000, 0
+    for r in range(reps):
+        x = rng.normal(size=n)
+        t = (rng.random(n) < e_true(x)).astype(int)
+        y = x + t * (1 + x**2) + rng.normal(size=n)
+        folds = np.random.default_rng(r).permutation(n) % 2
+        design = np.column_stack([np.ones(n), x, x**2])
+        mu0, mu1, e = np.empty(n), np.empty(n), np.empty(n)
+        for k in (0, 1):
+            tr, te = folds != k, folds == k
+            for arm, mu in ((0, mu0), (1, mu1)):
+                m = tr & (t == arm)
+                mu[te] = design[te] @ np.linalg.lstsq(design[m], y[m], rcond=None)[0]
+            e[te] = _sigmoid(design[te, :2] @ _logit_fit(design[tr, :2], t[tr]))
+        s = estimators.aipw_scores(y, t == 1, t == 0, mu1, mu0, e, 1 - e)
+        res = estimators.overlap_weighted_effect(s, e, tau_hat=mu1 - mu0, is_arm=t == 1)
+        hits += res.effect_ci_lower <= ato <= res.effect_ci_upper
+    coverage = hits / reps
+    assert COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1], coverage
