@@ -46,12 +46,16 @@ def truth(d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mu0, mu0 + d["tau"], e
 
 
-def one(seed: int, n: int) -> dict[str, dict[str, float]]:
-    """Per candidate: PEHE and the loss under each pseudo-outcome, on the scored rows."""
+def one(seed: int, n: int, no_w: bool = False) -> dict[str, dict[str, float]]:
+    """Per candidate: PEHE and the loss under each pseudo-outcome, on the scored rows.
+
+    ``no_w``: the confounder ``w0`` is passed as a modifier (in X) instead of in W.
+    """
     d = simulate(n, seed=seed)
+    X, W = (d["X"].join(d["W"]), None) if no_w else (d["X"], d["W"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        auto = AutoCate(random_state=seed).fit(d["Y"], d["T"], X=d["X"], W=d["W"])
+        auto = AutoCate(random_state=seed).fit(d["Y"], d["T"], X=X, W=W)
     ctx = auto._ctx
     mu0, mu1, e = truth(d)
     y, t = d["Y"], d["T"].astype(bool)
@@ -85,11 +89,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--no-w", action="store_true", help="pass the confounder in X, not W")
     args = parser.parse_args(argv)
-    print(f"# scoring with oracle nuisances, {args.seeds} x {args.n:,} rows; {machine_load()}")
+    where = "in X (no W)" if args.no_w else "in W"
+    print(f"# scoring with oracle nuisances, {args.seeds} x {args.n:,} rows, confounder {where}")
+    print(f"# {machine_load()}")
     runs = []
     for s in range(1, args.seeds + 1):
-        runs.append(one(s, args.n))
+        runs.append(one(s, args.n, args.no_w))
         picks = {k: min(runs[-1], key=lambda c: runs[-1][c][k]) for k in ("pehe", *PSEUDO)}
         print(f"seed {s}: best by {picks}", flush=True)
     names = list(runs[0])

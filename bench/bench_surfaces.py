@@ -80,7 +80,7 @@ def run(name: str, d: dict[str, Any], seed: int, n_jobs: int) -> dict[str, float
             est = econml_cf_baseline(len(d["y"]), random_state=seed, n_jobs=n_jobs, n_trees=100)
             est.fit(d["y"], d["t"], X=d["X"].to_numpy())
             tau_hat = np.asarray(est.effect(d["X"].to_numpy()), dtype=float).reshape(-1)
-            ate = float(np.asarray(est.ate_inference().point_estimate).reshape(-1)[0])
+            ate = float(np.asarray(est.ate__inference().point_estimate).reshape(-1)[0])
         else:
             est = make_ours(name, random_state=seed, n_jobs=n_jobs).fit(d["y"], d["t"], X=d["X"])
             tau_hat = np.asarray(est.effect(d["X"]), dtype=float).reshape(-1)

@@ -215,14 +215,21 @@ class AutoCate(BaseCate):
     candidates with their own variance. ``ate()``/``ate_interval()`` are the doubly-robust ATE.
     Blend members below weight :data:`MIN_BLEND_WEIGHT` are dropped before the all-rows refit.
 
-    Known weaknesses: the candidates' final stages on the scoring folds use out-of-fold
-    nuisances that were themselves trained partly on the scored rows (as in single-split
-    scorers); the effect on the ranking is second order. The doubly-robust pseudo-outcome's
-    plug-in part is the T-learner's own contrast ``mu_a - mu_0``, so the loss leaves out the
-    T-learner's outcome-model error and leans towards it by that amount. A pseudo-outcome free
-    of that bias (centred on the outcome mean and the ATE instead of ``mu_a - mu_0``) was
-    tried: it ranked worse on IHDP (blend 0.71 vs 0.53) and no better on the simulator,
-    being noisier; heavy-tailed outcomes make every loss noisy at a few thousand rows.
+    Known weakness, measured (``bench/bench_scoring_oracle.py``,
+    ``tests/estimators/test_scoring_leak.py``; ``bench/RESULTS_estimators.md``): the loss leans
+    towards the T-learner, and the nuisances' error is not the cause. Scored with *oracle*
+    pseudo-outcomes (true outcome means and propensity) the lean is the same as with the
+    estimated ones: on 8 simulated datasets of 3,000 rows (confounder in W) the loss difference
+    LinearDML - TLearner exceeded the PEHE difference by +0.022 +- 0.004 with either
+    pseudo-outcome and the T-learner ranked first on 8/8, while LinearDML had the smaller PEHE on
+    6/8. With the true propensity the pseudo-outcome's conditional mean is the CATE whatever
+    the outcome models, so the earlier "plug-in bias" explanation does not hold. The cause: a
+    candidate's final stage, fitted on the other folds, reads nuisance values (residuals,
+    pseudo-outcomes; with ``W`` also the T-learner's contrast projected on X) that were
+    cross-fitted on folds *including* the scored rows, so its scores depend on the scored rows'
+    outcomes; the T-learner without ``W`` (its score is the out-of-fold contrast itself) and the
+    S-learner do not. A fix needs nuisances refitted without each scored fold (nested
+    cross-fitting, about ``cv`` times the nuisance cost) and was not made.
 
     Parameters
     ----------

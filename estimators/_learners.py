@@ -603,10 +603,36 @@ class TLearner(_MetaLearner):
         mu = ctx.nuis.mu[rows]
         return mu[:, :, 1:] - mu[:, :, :1]
 
+    def _contrast_for(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        """Targets of the projection on X: contrasts that never saw the rows left out.
+
+        All rows: the out-of-fold contrasts. Rows missing exactly one cross-fitting fold ``k``
+        (AutoCate's scoring fits): the contrasts of fold ``k``'s outcome models (trained on
+        the other folds, in-sample here), so that the projection is a function of the other
+        folds' data only — the out-of-fold contrasts of these rows came from models that saw
+        fold ``k``, and a projection on them would lean the scoring loss towards the T-learner
+        (``tests/estimators/test_scoring_leak.py``).
+        """
+        folds = ctx.nuis.folds
+        missing = np.setdiff1d(np.unique(folds), np.unique(folds[rows]))
+        models = ctx.nuis.mu_models
+        if missing.size != 1 or models is None:
+            return self._contrast_oof(ctx, rows)
+        k = int(missing[0])
+        Zr = ctx.data.Z.iloc[rows]
+        flat = [(j, a) for j in range(len(models)) for a in range(ctx.k + 1)]
+        preds = run_tasks(
+            [functools.partial(models[j][a][k].predict, Zr) for j, a in flat], ctx.n_jobs
+        )
+        mu = np.empty((len(rows), len(models), ctx.k + 1))
+        for (j, a), pred in zip(flat, preds, strict=True):
+            mu[:, j, a] = np.asarray(pred, dtype=float)
+        return mu[:, :, 1:] - mu[:, :, :1]
+
     def _final_fit(self, ctx: Context, rows: np.ndarray) -> Any:
         if ctx.data.W is None:
             return None
-        c = self._contrast_oof(ctx, rows)
+        c = self._contrast_for(ctx, rows)
         return [
             [self._project(ctx, rows, c[:, j, a], 31 + a) for a in range(ctx.k)]
             for j in range(c.shape[1])
