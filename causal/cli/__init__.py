@@ -180,7 +180,14 @@ def _normalize_bool_flags(root: Any, args: list[str]) -> list[str]:
 
 
 def _show_bool_values(cmd: Any) -> None:
-    """Help shows ``--quiet [=true|false]`` rather than ``<bool>`` for every flag."""
+    """Help shows ``--quiet [=true|false]`` rather than ``<bool>`` for every flag (and nothing
+    after ``--help``)."""
+    try:
+        help_option = cmd.get_help_option(cmd.context_class(cmd))
+        if help_option is not None:
+            help_option.metavar = ""
+    except Exception:  # cosmetic only: never block the command over it
+        pass
     for p in getattr(cmd, "params", []):
         if p.name in ("help", "version"):
             p.metavar = ""
@@ -193,10 +200,12 @@ def _show_bool_values(cmd: Any) -> None:
 # ---- errors at the boundary ---------------------------------------------------------------------
 
 _SQL_CONTEXT = re.compile(r"\n\s*LINE \d+:.*", re.DOTALL)
+# DuckDB appends its own tuning advice (reader options a command-line user cannot set)
+_ENGINE_ADVICE = re.compile(r"\s*(The search space used was:|Possible fixes:).*", re.DOTALL)
 
 
 def _one_paragraph(text: str) -> str:
-    text = _SQL_CONTEXT.sub("", str(text)).strip()
+    text = _ENGINE_ADVICE.sub(".", _SQL_CONTEXT.sub("", str(text))).strip()
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

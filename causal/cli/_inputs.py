@@ -49,6 +49,8 @@ def check_data_path(data: str) -> None:
     ...
     causal._errors.ConfigError: DATA 'no/such/file.parquet' does not exist.
     """
+    if "://" in data:  # a remote path (s3://, https://): the engine reads and reports it
+        return
     if any(c in _GLOB_CHARS for c in data):
         files = sorted(_glob.glob(data))
         if not files:

@@ -187,6 +187,12 @@ KEYS: dict[str, ConfigKey] = {
         ConfigKey("cluster", _optional_column, "randomization cluster column"),
         ConfigKey("segments", _columns, "columns to repeat the readout by (exploratory)"),
         ConfigKey("expected_split", _split, "share of traffic per variant (sums to 1)"),
+        # passed to readout() only when configured (see parse_config)
+        ConfigKey(
+            "sequential",
+            _sequential,
+            "monitoring plan {method: always_valid|group_sequential, planned_units, looks}",
+        ),  # fmt: skip
         ConfigKey("alpha", _probability, "two-sided level", option="alpha", default=0.05),
         ConfigKey(
             "correction",
@@ -216,12 +222,6 @@ KEYS: dict[str, ConfigKey] = {
             option="heterogeneity",
             default=None,
         ),  # fmt: skip
-        ConfigKey(
-            "sequential",
-            _sequential,
-            "monitoring plan {method: always_valid|group_sequential, planned_units, looks}",
-            option="sequential",
-        ),
     ]
 }
 
@@ -392,4 +392,6 @@ def parse_config(cfg: Any) -> ReadoutConfig:
         key.option: parsed.get(name, key.default) for name, key in KEYS.items() if key.option
     }
     options |= {"margins": margins, "decrease_is_good": tuple(decrease)}
+    if "sequential" in parsed:
+        options["sequential"] = parsed["sequential"]
     return ReadoutConfig(design, options)

@@ -162,10 +162,10 @@ class Readout:
     alpha: float
     correction: str
     engine: str
+    sequential: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
     design: ExperimentDesign | None = field(default=None, repr=False, compare=False)
     heterogeneity: tuple[Any, ...] = field(default=(), repr=False, compare=False)
-    sequential: Mapping[str, Any] | None = None
 
     @property
     def trustworthy(self) -> bool:
@@ -254,6 +254,7 @@ class Readout:
             "metrics": [row(r) for r in self.metrics],
             "segments": segs,
             "decision": decision,
+            **({"sequential": dict(self.sequential)} if self.sequential is not None else {}),
             "control": self.control,
             "alpha": self.alpha,
             "correction": self.correction,
@@ -262,8 +263,6 @@ class Readout:
         }
         if self.heterogeneity:  # causal.experiments._heterogeneity results
             out["heterogeneity"] = [h.to_dict() for h in self.heterogeneity]
-        if self.sequential is not None:
-            out["sequential"] = dict(self.sequential)
         return json_safe(out)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
@@ -768,10 +767,10 @@ def readout(
     connection: Any = None,
     margins: Mapping[str, float] | None = None,
     relative_margins: bool = True,
+    sequential: SequentialPlan | Mapping[str, Any] | None = None,
     decrease_is_good: Sequence[str] = (),
     srm_alpha: float = 0.001,
     heterogeneity: Sequence[str] | None = None,
-    sequential: SequentialPlan | Mapping[str, Any] | None = None,
 ) -> Readout:
     """Read out a randomized experiment: SRM, lifts with intervals, guardrails, segments.
 
@@ -797,10 +796,6 @@ def readout(
         Non-inferiority margin per guardrail (required for each guardrail).
     relative_margins : bool
         Margins are relative to the control mean (0.01 = 1% harm tolerated); else absolute.
-    decrease_is_good : list of str
-        Metrics where a decrease is the good direction (e.g. hides, latency).
-    srm_alpha : float
-        Level of the sample-ratio check (0.001 by default).
     heterogeneity : list of str, optional
         Columns whose effect heterogeneity to estimate on the unit-level rows (calibration
         test, GATEs with a simultaneous band, value of shipping only to segments that
@@ -812,6 +807,10 @@ def readout(
         carries always-valid p-values and intervals, or this look's group-sequential boundary
         (:class:`~causal.experiments.SequentialLook`), and the decision and guardrails rest on
         them, so a readout run at every look (e.g. daily) is safe to act on.
+    decrease_is_good : list of str
+        Metrics where a decrease is the good direction (e.g. hides, latency).
+    srm_alpha : float
+        Level of the sample-ratio check (0.001 by default).
 
     Returns
     -------
@@ -846,8 +845,8 @@ def readout(
     aggregates = eng.aggregate(data, AggregateRequest.from_design(design))
     ro = readout_from_aggregates(
         aggregates, design, alpha=alpha, correction=correction, margins=margins,
-        relative_margins=relative_margins, decrease_is_good=decrease_is_good,
-        srm_alpha=srm_alpha, sequential=sequential,
+        relative_margins=relative_margins, sequential=sequential, decrease_is_good=decrease_is_good,
+        srm_alpha=srm_alpha,
     )  # fmt: skip
     if heterogeneity:
         from causal.experiments._heterogeneity import with_heterogeneity

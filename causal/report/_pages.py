@@ -235,8 +235,9 @@ def readout_sections(ro: Any) -> list[Section]:
             "Segments (exploratory, Benjamini–Hochberg across segment × metric × arm)",
             _segment_plots(ro),
         ))  # fmt: skip
+    # wt-eval's heterogeneity section (present once that branch is merged)
     if getattr(ro, "heterogeneity", ()):
-        from causal.report._heterogeneity import heterogeneity_html
+        from causal.report._heterogeneity import heterogeneity_html  # type: ignore[import-not-found]
 
         sections.append(Section("Effect heterogeneity", heterogeneity_html(ro.heterogeneity)))
     return sections

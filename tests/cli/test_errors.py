@@ -275,7 +275,7 @@ def test_readout_help_describes_the_config(capsys):
                 "[numerator_pre, denominator_pre]"):  # fmt: skip
         assert key in text, key
     quiet = next(line for line in out.splitlines() if "--quiet" in line)
-    assert "[=true|false]" in quiet and "<bool>" not in quiet
+    assert "[=true|false]" in quiet and "<bool>" not in out
 
 
 def test_simulate_experiment_writes_table_and_truth_together(tmp_path, capsys):
@@ -294,3 +294,21 @@ def test_config_is_validated_before_the_data(files, capsys):
     assert code == 2
     _assert_one_paragraph(err, "'srm_alpha'", "shares sum to 1.1")
     assert "Parquet" not in err
+
+
+def test_remote_paths_are_left_to_the_engine():
+    from causal.cli._inputs import check_data_path
+
+    check_data_path("s3://bucket/experiment/*.parquet")  # no local checks on remote paths
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_corrupt_csv_exits_2_without_engine_advice(files, capsys, engine):
+    tmp_path, _, cfg = files
+    bad = tmp_path / "binary.csv"
+    bad.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8)))
+    code, _, err = _run(capsys, "readout", str(bad), "-c", str(cfg), "-o", str(tmp_path / "o"),
+                        "--engine", engine)  # fmt: skip
+    assert code == 2
+    _assert_one_paragraph(err)
+    assert "Possible fixes" not in err and "search space" not in err

@@ -173,8 +173,7 @@ def test_keys_table_feeds_readout_options():
         assert key.option is None or key.option in params, key.name
     opts = parse_config(BASE).options
     assert opts == {"alpha": 0.05, "correction": "holm", "relative_margins": True,
-                    "srm_alpha": 0.001, "heterogeneity": None, "sequential": None,
-                    "margins": {},
+                    "srm_alpha": 0.001, "heterogeneity": None, "margins": {},
                     "decrease_is_good": ()}  # fmt: skip
 
 
