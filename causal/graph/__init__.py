@@ -18,6 +18,8 @@ Identification
     ``identify(graph, treatment, outcome) -> Identification`` with ``.adjustment_set`` (the
     confounders ``W``), ``.method`` (backdoor / frontdoor / iv / no_path), ``.sentence``;
     raises ``NotIdentifiableError`` naming an open back-door path.
+    ``adjustment_columns(graph, treatment, outcome, modifiers) -> (X, W)``: the estimator's
+    modifiers and confounders, checked (no mediator as a modifier, no collider opened).
 Robustness of one estimate (a fitted ``estimators`` model)
     ``robustness(est, outcome=, T1=, n_simulations=100, progress=True) -> Robustness``:
     ``.refutations`` (``RefutationResult(name, passed, detail)``: placebo_treatment,
@@ -45,7 +47,7 @@ Examples
 
 from causal.graph._attribution import attribute_kind, attribution
 from causal.graph._graph import CausalGraph, default_content_graph
-from causal.graph._identify import identify
+from causal.graph._identify import adjustment_columns, identify
 from causal.graph._results import (
     AttributionTable,
     Balance,
@@ -70,6 +72,7 @@ __all__ = [
     "RefutationResult",
     "Robustness",
     "Sensitivity",
+    "adjustment_columns",
     "attribute_kind",
     "attribution",
     "balance",

@@ -10,11 +10,11 @@ import logging
 import warnings
 from typing import Any
 
-from causal._errors import ConfigError, NotIdentifiableError
+from causal._errors import ConfigError, GraphError, NotIdentifiableError
 from causal.graph._graph import CausalGraph
 from causal.graph._results import Identification
 
-__all__ = ["identify"]
+__all__ = ["adjustment_columns", "identify"]
 
 
 def _words(names: list[str] | tuple[str, ...]) -> str:
@@ -152,6 +152,74 @@ def identify(
     )
 
 
+def adjustment_columns(
+    graph: CausalGraph | str,
+    treatment: str,
+    outcome: str,
+    modifiers: list[str] | tuple[str, ...] = (),
+    *,
+    data: Any = None,
+) -> tuple[list[str], list[str]]:
+    """The estimator's columns from the graph: modifiers ``X`` and confounders ``W``.
+
+    ``W`` is the identified adjustment set minus the modifiers (``estimators`` adjusts for
+    ``X`` and ``W`` together). The modifiers are checked: none may be caused by the treatment
+    (a mediator as ``X`` would adjust part of the effect away), and adjusting for them on top of
+    ``W`` must keep every back-door path blocked (a collider among them would open one).
+
+    Returns
+    -------
+    (X, W) : two lists of column names
+
+    Raises
+    ------
+    GraphError
+        A modifier is not a node, is caused by the treatment, or opens a back-door path.
+    NotIdentifiableError
+        The effect is not identified by back-door adjustment.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges(["q -> t", "q -> y", "f -> y", "f -> t", "t -> y"])
+    >>> adjustment_columns(g, "t", "y", ["q"])
+    (['q'], ['f'])
+    """
+    import networkx as nx
+
+    graph = CausalGraph.parse(graph)
+    ident = identify(graph, treatment, outcome, data=data)
+    if ident.method not in ("backdoor", "no_path"):
+        raise NotIdentifiableError(
+            f"{ident.sentence} The estimators adjust by back-door only: estimate this effect "
+            "with a front-door or instrumental-variable method instead."
+        )
+    X = list(modifiers)
+    desc = graph.descendants(treatment)
+    for m in X:
+        if m not in graph.nodes:
+            raise GraphError(
+                f"The modifier '{m}' is not a node of the graph: add it with its causes so the "
+                "graph can say whether adjusting for it is safe."
+            )
+        if m in desc or m == treatment:
+            raise GraphError(
+                f"The modifier '{m}' is caused by the treatment '{treatment}' in the graph (a "
+                "mediator): using it as a modifier adjusts part of the effect away. Use "
+                "pre-treatment attributes as modifiers."
+            )
+    Z = set(ident.adjustment_set) | set(X)
+    g = graph.to_networkx()
+    g.remove_edges_from([(treatment, c) for c in graph.children(treatment)])
+    if ident.method == "backdoor" and not nx.is_d_separator(g, {treatment}, {outcome}, Z):
+        path = graph.open_backdoor_path(treatment, outcome, Z)
+        shown = " ".join(path) if path else "a back-door path"
+        raise GraphError(
+            f"Adjusting for the modifiers {X} opens the path {shown} (a collider among them): "
+            "drop that modifier or add a variable on the path to the adjustment set."
+        )
+    return X, [c for c in ident.adjustment_set if c not in X]
+
+
 def _dowhy_identify(
     graph: CausalGraph, treatment: str, outcome: str, adjustment: str
 ) -> tuple[Any, tuple[str, ...] | None]:
@@ -165,11 +233,7 @@ def _dowhy_identify(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("dowhy").setLevel(logging.ERROR)
-        from dowhy.causal_identifier import (
-            BackdoorAdjustment,
-            EstimandType,
-            identify_effect_auto,
-        )
+        BackdoorAdjustment, EstimandType, identify_effect_auto = _dowhy_identifier()
 
         methods = {
             "efficient": BackdoorAdjustment.BACKDOOR_DEFAULT,
@@ -186,6 +250,28 @@ def _dowhy_identify(
         )
     oset = _o_set(graph, treatment, outcome) if adjustment == "efficient" else None
     return est, oset
+
+
+def _dowhy_identifier() -> tuple[Any, Any, Any]:
+    """DoWhy's identifier, imported without its side effect on the user's session.
+
+    ``import dowhy`` runs ``sympy.init_printing()`` (in ``dowhy.causal_model``), which replaces
+    ``sys.displayhook`` — in a REPL or notebook every tuple and list then prints without
+    quotes, as maths. It is switched off for the import.
+    """
+    import sympy
+
+    real = sympy.init_printing
+    sympy.init_printing = lambda *args, **kwargs: None
+    try:
+        from dowhy.causal_identifier import (
+            BackdoorAdjustment,
+            EstimandType,
+            identify_effect_auto,
+        )
+    finally:
+        sympy.init_printing = real
+    return BackdoorAdjustment, EstimandType, identify_effect_auto
 
 
 def _o_set(graph: CausalGraph, treatment: str, outcome: str) -> tuple[str, ...] | None:

@@ -59,8 +59,11 @@ REFUTERS: tuple[str, ...] = (
     "dummy_outcome",
 )
 #: random common cause passes when adding the noise column moves the estimate by at most this
-#: many (original) standard errors.
-RANDOM_CAUSE_MAX_SHIFT_SE = 0.5
+#: many (original) standard errors: less than the estimate's own sampling uncertainty. The
+#: refit also redraws LightGBM's column subsampling, so some movement is algorithmic noise
+#: (measured: 0.00 SE on a 4,000-pin boost estimate); a real fragility shows as several SE (3.1 SE for a continuous treatment whose
+#: E[T|Z] overfits the noise column, tests/graph/test_robustness.py).
+RANDOM_CAUSE_MAX_SHIFT_SE = 1.0
 #: bootstrap passes when its SE is within this factor of the influence-function SE (the
 #: sampling error of a 100-resample SE is about 7%, so a correct SE fails with < 1e-3 chance).
 BOOTSTRAP_SE_RATIO = 1.3
@@ -481,6 +484,7 @@ def robustness(
     trim: bool = True,
     seed: Any = 0,
     progress: bool | Callable[[str], None] = False,
+    treatment: str | None = None,
 ) -> Robustness:
     """The full robustness suite for one effect of a fitted ``estimators`` model.
 
@@ -508,6 +512,8 @@ def robustness(
     seed : int or Generator
     progress : bool or callable
         Print one line per step to stderr (or pass a function taking the message).
+    treatment : str, optional
+        The treatment's name, for labels (default: ``"<arm> vs <control>"`` or ``"T"``).
 
     Returns
     -------
@@ -591,7 +597,8 @@ def robustness(
     seconds = time.perf_counter() - t0
     say(f"[robustness] done in {seconds:.1f} s")
     return Robustness(
-        treatment=str(sc.arm_label) if sc.discrete else sc.treatment,
+        treatment=treatment
+        or (f"{sc.arm_label} vs {sc.control_label}" if sc.discrete else sc.treatment),
         outcome=sc.outcome,
         estimate=float(base.effect),
         se=float(base.se),

@@ -92,3 +92,37 @@ def test_identify_validates_against_data():
         identify(g, "t", "y", data=pd.DataFrame(columns=["quality", "t", "y"]))
     with pytest.raises(ConfigError, match="adjustment must be"):
         identify(g, "t", "y", adjustment="smallest")
+
+
+def test_dowhy_import_leaves_the_display_alone():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; hook = sys.displayhook\n"
+        "from causal.graph import CausalGraph, identify\n"
+        "identify(CausalGraph.from_edges(['q -> t', 'q -> y', 't -> y']), 't', 'y')\n"
+        "print(sys.displayhook is hook)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_adjustment_columns_partition_and_checks():
+    from causal import GraphError
+    from causal.graph import adjustment_columns
+
+    g = default_content_graph("boosted", ["saves"])
+    X, W = adjustment_columns(g, "boosted", "saves", ["quality_score", "format"])
+    assert X == ["quality_score", "format"]
+    assert set(W) | set(X) == set(identify(g, "boosted", "saves").adjustment_set)
+    assert not set(W) & set(X)
+    # a mediator as modifier adjusts part of the effect away
+    with pytest.raises(GraphError, match="modifier 'prior_impressions' is caused by the treatment"):
+        adjustment_columns(g, "quality_score", "saves", ["prior_impressions"])
+    # a collider as modifier opens a path (M-bias, with b unobserved so it cannot block it)
+    m = CausalGraph.from_edges(["a -> t", "a -> m", "b -> m", "b -> y", "t -> y"], latent=["b"])
+    with pytest.raises(GraphError, match=r"opens the path t <- a -> m <- b -> y"):
+        adjustment_columns(m, "t", "y", ["m"])
+    with pytest.raises(GraphError, match="not a node"):
+        adjustment_columns(m, "t", "y", ["zz"])
