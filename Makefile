@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install java test test-all lint typecheck demo bench clean
+.PHONY: install java test test-all lint typecheck demo bench clean chromium screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,11 @@ java:
 install: $(STAMP)
 
 ## Whole always-on suite (slow statistical sweeps excluded; `make test-all` includes them).
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check causal estimators tests bench
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -48,3 +48,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache
+
+## Headless Chromium for the report tests (tests/report/test_browser.py); Debian's package.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq chromium; } || \
+	  { echo "install Chromium (Debian: apt-get install chromium) for the report tests"; exit 1; }
+
+## The README's screenshots of both demo reports (docs/*.png).
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-background-networking \
+  --disable-component-update --disable-sync --no-first-run --hide-scrollbars
+screenshots: chromium
+	test -f demo/report.html || $(MAKE) demo
+	chromium $(CHROMIUM_FLAGS) --user-data-dir=$$(mktemp -d) --window-size=1280,2400 \
+	  --screenshot=docs/whatworks_report.png file://$(CURDIR)/demo/report.html
+	chromium $(CHROMIUM_FLAGS) --user-data-dir=$$(mktemp -d) --window-size=1280,2000 \
+	  --screenshot=docs/readout_report.png file://$(CURDIR)/demo/readout.html

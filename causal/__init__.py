@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "true_ate": "causal.data",
     "readout": "causal.experiments",
     "Readout": "causal.experiments",
+    "what_works": "causal.workflows",
+    "WhatWorks": "causal.workflows",
     "simulate_boost_dose": "causal.data",
     "true_dose_response": "causal.data",
 }

@@ -799,6 +799,11 @@ def readout(
         Non-inferiority margin per guardrail (required for each guardrail).
     relative_margins : bool
         Margins are relative to the control mean (0.01 = 1% harm tolerated); else absolute.
+    heterogeneity : list of str, optional
+        Columns whose effect heterogeneity to estimate on the unit-level rows (calibration
+        test, GATEs with a simultaneous band, value of shipping only to segments that
+        benefit); see :mod:`causal.experiments._heterogeneity`. Stored in
+        ``Readout.heterogeneity`` and readout.json's ``heterogeneity``.
     sequential : SequentialPlan or dict, optional
         Monitoring plan fixed before the experiment (``{"method": "always_valid" |
         "group_sequential", "planned_units": N, "looks": K}``): every overall metric row then
@@ -809,11 +814,6 @@ def readout(
         Metrics where a decrease is the good direction (e.g. hides, latency).
     srm_alpha : float
         Level of the sample-ratio check (0.001 by default).
-    heterogeneity : list of str, optional
-        Columns whose effect heterogeneity to estimate on the unit-level rows (calibration
-        test, GATEs with a simultaneous band, value of shipping only to segments that
-        benefit); see :mod:`causal.experiments._heterogeneity`. Stored in
-        ``Readout.heterogeneity`` and readout.json's ``heterogeneity``.
 
     Returns
     -------

@@ -7,35 +7,43 @@ import pandas as pd
 from causal.cli import main
 
 
-def test_demo_writes_reports(tmp_path):
+def test_demo_writes_reports(tmp_path, capsys):
     out = tmp_path / "demo"
-    main(["demo", "--out", str(out), "--users", "4000", "--rows", "2000", "--quiet"])
+    main(["demo", "--out", str(out), "--users", "4000", "--rows", "1500", "--quiet"])
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert names == [
-        "content.parquet",
-        "experiment.parquet",
-        "readout.yaml",
-        "readout/readout.html",
-        "readout/readout.json",
-        "whatworks/effects.html",
-        "whatworks/effects.parquet",
-        "whatworks/estimates.json",
+        "data/content.parquet",
+        "data/experiment.parquet",
+        "data/readout.yaml",
+        "data/whatworks.yaml",
+        "effects.parquet",
+        "readout.html",
+        "readout.json",
+        "report.html",
+        "summary.json",
     ]
-    ro = json.loads((out / "readout" / "readout.json").read_text())
+    # the five report files' paths are printed, one a line
+    printed = capsys.readouterr().out.split()
+    assert sorted(printed) == sorted(
+        str(out / n)
+        for n in ("report.html", "summary.json", "effects.parquet", "readout.html", "readout.json")
+    )
+    ro = json.loads((out / "readout.json").read_text())
     assert {"srm", "metrics", "segments", "decision"} <= set(ro)
     assert {m["metric"] for m in ro["metrics"]} >= {"saves", "ctr", "conversion", "revenue"}
-    effects = pd.read_parquet(out / "whatworks" / "effects.parquet")
-    assert len(effects) == 2000 and effects.columns[0] == "pin_id"
+    effects = pd.read_parquet(out / "effects.parquet")
+    assert len(effects) == 1500 and effects.columns[0] == "pin_id"
     assert "cate_saves_ci_upper" in effects.columns
-    est = json.loads((out / "whatworks" / "estimates.json").read_text())
-    assert est["outcomes"]["saves"]["true_ate"] is not None
-    # the readout config the demo used is rerunnable with `causal readout`
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["outcomes"]) == {"saves", "outbound_clicks", "hides", "revenue"}
+    assert summary["outcomes"]["saves"]["truth"]["effect"] is not None
+    # both configs the demo used rerun with the CLI
     main(
         [
             "readout",
-            str(out / "experiment.parquet"),
+            str(out / "data" / "experiment.parquet"),
             "--config",
-            str(out / "readout.yaml"),
+            str(out / "data" / "readout.yaml"),
             "--out",
             str(tmp_path / "again"),
             "--quiet",

@@ -1,0 +1,246 @@
+"""The result of :func:`causal.what_works`: one frozen object per analysis.
+
+:class:`WhatWorks` holds one :class:`OutcomeEffect` per outcome (the doubly-robust average
+effect, the estimator and why it was chosen, and every diagnostic that was computed), the
+per-item effects (the ``effects.parquet`` table) and the methods record. ``to_dict()`` is
+``summary.json`` (DESIGN.md fields first, extra keys after); ``_repr_html_`` and
+``report(path)`` render through :mod:`causal.report`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from causal.data import Design
+
+__all__ = ["ATE_FIELDS", "OutcomeEffect", "WhatWorks"]
+
+#: The fields of an average effect in ``summary.json`` (DESIGN.md).
+ATE_FIELDS: tuple[str, ...] = ("effect", "effect_ci_lower", "effect_ci_upper", "se", "pvalue")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OutcomeEffect:
+    """Everything estimated for one outcome.
+
+    Attributes
+    ----------
+    outcome : str
+    estimator : str
+        The estimator whose CATEs are reported (AutoCate's selected candidate).
+    why : str
+        One sentence: why this estimator (the out-of-fold comparison, or the config).
+    effect, effect_ci_lower, effect_ci_upper, se, pvalue : float
+        The doubly-robust average effect (per unit of a continuous treatment) and its
+        inference (cluster-robust when the design names a cluster).
+    control_mean : float
+        Mean outcome of untreated units (weighted), for scale; NaN for a continuous treatment.
+    outcome_kind : {"binary", "count", "continuous"}
+    candidates : pandas.DataFrame
+        The estimator comparison (AutoCate's ``score_table_``); empty for a named estimator.
+    cate_quantiles : mapping of str to float
+        Quantiles (p10, p25, p50, p75, p90) of the per-item effect.
+    share_positive : float
+        Share of items whose CATE interval lies above zero (NaN without intervals).
+    share_negative : float
+        Share of items whose CATE interval lies below zero.
+    segments : pandas.DataFrame
+        Segment effects (columns: segment, value, n, effect, effect_ci_lower, effect_ci_upper,
+        and band_lower / band_upper for simultaneous bands); empty when not computed.
+    drivers : pandas.DataFrame
+        Drivers of effect heterogeneity (feature, importance, ...); empty when not computed.
+    refutations : pandas.DataFrame
+        Columns name, passed, detail; empty when not computed.
+    sensitivity : mapping
+        ``robustness_value`` and more; empty when not computed.
+    overlap : mapping
+        Propensity overlap summary; empty when not computed.
+    extras : mapping
+        Further results keyed by section (targeting, predictive importance, ...).
+    true_effect : float or None
+        The true average effect when the data were simulated (``true_cate_<outcome>``).
+    """
+
+    outcome: str
+    estimator: str
+    why: str
+    effect: float
+    effect_ci_lower: float
+    effect_ci_upper: float
+    se: float
+    pvalue: float
+    control_mean: float
+    outcome_kind: str
+    candidates: pd.DataFrame
+    cate_quantiles: Mapping[str, float]
+    share_positive: float
+    share_negative: float
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    refutations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sensitivity: Mapping[str, Any] = field(default_factory=dict)
+    overlap: Mapping[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    true_effect: float | None = None
+
+    @property
+    def covers_truth(self) -> bool | None:
+        """Whether the interval covers the simulator's true effect (None without truth)."""
+        if self.true_effect is None:
+            return None
+        return bool(self.effect_ci_lower <= self.true_effect <= self.effect_ci_upper)
+
+    def ate_dict(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in ATE_FIELDS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` entry of this outcome (DESIGN.md keys first)."""
+        segments = []
+        for row in self.segments.to_dict(orient="records"):
+            seg = {
+                "segment": {str(row["segment"]): row["value"]},
+                "n": int(row["n"]),
+                "effect": row["effect"],
+                "effect_ci_lower": row["effect_ci_lower"],
+                "effect_ci_upper": row["effect_ci_upper"],
+            }
+            for extra in ("band_lower", "band_upper", "true_effect"):
+                if extra in row:
+                    seg[extra] = row[extra]
+            segments.append(seg)
+        out: dict[str, Any] = {
+            "estimator": self.estimator,
+            "ate": self.ate_dict(),
+            "segments": segments,
+            "drivers": self.drivers.to_dict(orient="records"),
+            "refutations": self.refutations.to_dict(orient="records"),
+            "sensitivity": dict(self.sensitivity),
+            "overlap": dict(self.overlap),
+        }
+        out["why"] = self.why
+        out["control_mean"] = self.control_mean
+        out["outcome_kind"] = self.outcome_kind
+        out["cate_quantiles"] = dict(self.cate_quantiles)
+        out["share_positive"] = self.share_positive
+        out["share_negative"] = self.share_negative
+        out["candidates"] = self.candidates.to_dict(orient="records")
+        for key, value in self.extras.items():
+            out[key] = value.to_dict(orient="records") if isinstance(value, pd.DataFrame) else value
+        if self.true_effect is not None:
+            out["truth"] = {"effect": self.true_effect, "covered": self.covers_truth}
+        return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WhatWorks:
+    """What works: the effect of a treatment on each outcome, for whom, why, and how sure.
+
+    Attributes
+    ----------
+    design : Design
+    n : int
+        Rows analysed.
+    treatment_kind : {"binary", "continuous"}
+    outcomes : tuple of OutcomeEffect
+        In ``design.outcomes`` order.
+    effects : pandas.DataFrame, shape (n, 1 + 3 * n_outcomes)
+        The unit column, then ``cate_<o>``, ``cate_<o>_ci_lower``, ``cate_<o>_ci_upper``
+        per outcome, one row per input row in input order (``effects.parquet``).
+    attribution : pandas.DataFrame
+        The attribution table (attribute, outcome, effect, intervals, p-values, robustness
+        value); empty without ``attributes``.
+    tradeoffs : mapping
+        Multi-outcome targeting trade-offs; empty when not computed.
+    graph : mapping
+        The causal graph (``dot``, ``svg``) and the identification sentence; empty without one.
+    methods : mapping
+        Seed, alpha, estimator settings, package versions, data source, timings, and the
+        reason for each report section that is absent.
+    warnings : tuple of str
+        Non-fatal findings (thin overlap, high-cardinality columns, ...).
+
+    Examples
+    --------
+    >>> import causal
+    >>> df = causal.simulate_content(n=2_000, seed=0)
+    >>> d = causal.Design(unit="pin_id", treatment="boosted", outcomes=["saves"],
+    ...                   modifiers=["quality_score", "format"], confounders=["age_days"])
+    >>> ww = causal.what_works(df, d, progress=False)  # doctest: +SKIP
+    >>> ww.to_pandas()[["outcome", "effect"]]  # doctest: +SKIP
+    """
+
+    design: Design
+    n: int
+    treatment_kind: str
+    outcomes: tuple[OutcomeEffect, ...]
+    effects: pd.DataFrame
+    attribution: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tradeoffs: Mapping[str, Any] = field(default_factory=dict)
+    graph: Mapping[str, Any] = field(default_factory=dict)
+    methods: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def __getitem__(self, outcome: str) -> OutcomeEffect:
+        for o in self.outcomes:
+            if o.outcome == outcome:
+                return o
+        raise KeyError(f"{outcome!r} is not an outcome of this analysis: {self.design.outcomes}")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per outcome: the average effect, its interval and the estimator."""
+        rows = []
+        for o in self.outcomes:
+            row = {"outcome": o.outcome, **o.ate_dict(), "estimator": o.estimator}
+            row["control_mean"] = o.control_mean
+            if o.true_effect is not None:
+                row["true_effect"] = o.true_effect
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``summary.json``: the DESIGN.md keys first, then extra keys."""
+        out: dict[str, Any] = {
+            "outcomes": {o.outcome: o.to_dict() for o in self.outcomes},
+            "attribution": self.attribution.to_dict(orient="records"),
+            "design": self.design.to_dict(),
+            "n": int(self.n),
+        }
+        out["treatment_kind"] = self.treatment_kind
+        out["findings"] = self.findings()
+        if self.tradeoffs:
+            out["tradeoffs"] = {
+                k: v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v
+                for k, v in self.tradeoffs.items()
+            }
+        if self.graph:
+            out["graph"] = {k: v for k, v in self.graph.items() if k != "svg"}
+        out["methods"] = dict(self.methods)
+        out["warnings"] = list(self.warnings)
+        return out
+
+    def findings(self) -> list[str]:
+        """Key findings in plain language, numbers first (the report's opening list)."""
+        from causal.report._whatworks import findings
+
+        return findings(self)
+
+    def summary(self) -> str:
+        """A plain-text summary: the findings, one per line."""
+        return "\n".join(f"- {f}" for f in self.findings())
+
+    def _repr_html_(self) -> str:
+        from causal.report._whatworks import whatworks_fragment
+
+        return whatworks_fragment(self)
+
+    def report(self, path: str | os.PathLike[str]) -> Path:
+        """Write the what-works report (one self-contained HTML file) and return its path."""
+        from causal.report._whatworks import write_whatworks_page
+
+        return write_whatworks_page(self, path)

@@ -1,0 +1,768 @@
+"""``what_works(data, design)``: the observational what-works job, end to end.
+
+Orchestration only: the numbers come from :mod:`estimators` (effects, evaluation) and the
+lower :mod:`causal` layers (validation, graph, explain). Steps, each shown on a progress bar:
+
+1. read the table (pandas, a Parquet/CSV path or a DuckDB table) and validate it against the
+   :class:`~causal.data.Design` (one clear error per problem, before any fitting);
+2. per outcome, fit the default estimator (:class:`estimators.AutoCate`, restricted to
+   candidates with valid CATE intervals; or the one named) with the design's ``weight`` as
+   sample weights and ``cluster`` as groups, and take the doubly-robust average effect, the
+   per-item effects with intervals and the candidate comparison;
+3. per outcome, the diagnostics that are available (segments, drivers, robustness, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import platform
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from causal._errors import ConfigError
+from causal.data import Design, ValidatedData, missing_column_error, open_table, validate
+from causal.data._readers import Source
+from causal.workflows._config import ESTIMATORS
+from causal.workflows._results import OutcomeEffect, WhatWorks
+
+__all__ = ["what_works"]
+
+QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
+_PACKAGES = (
+    "content-causal",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "econml",
+    "duckdb",
+    "dowhy",
+    "shap",
+)
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A progress bar over named steps (tqdm: a widget in notebooks with ipywidgets, text
+    otherwise); silent when disabled."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        if enabled:
+            try:
+                import ipywidgets  # noqa: F401
+                from tqdm.auto import tqdm
+            except ImportError:
+                from tqdm.std import tqdm
+            self._bar = tqdm(total=total, desc="what works", unit="step", leave=True)
+
+    def step(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=True)
+
+    def done(self, k: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(k)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[_Progress]:
+    bar = _Progress(total, enabled)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _truth_columns(columns: Sequence[str], outcomes: Sequence[str]) -> list[str]:
+    return [f"true_cate_{o}" for o in outcomes if f"true_cate_{o}" in columns]
+
+
+def _load(
+    data: Source | Any, design: Design, attributes: Sequence[str], connection: Any
+) -> tuple[pd.DataFrame, str]:
+    """The needed columns as a DataFrame (plus simulation truth when present), and a label."""
+    needed = list(dict.fromkeys([*design.columns(), *attributes]))
+    if isinstance(data, pd.DataFrame):
+        missing = [c for c in attributes if c not in data.columns]
+        if missing:
+            raise missing_column_error(missing[0], list(data.columns), "attribute column")
+        return data, f"pandas DataFrame ({len(data):,} rows)"
+    if not isinstance(data, str | bytes) and not hasattr(data, "__fspath__"):
+        raise ConfigError(
+            "The 'data' parameter must be a pandas DataFrame, a .parquet/.csv path or a DuckDB "
+            f"table name. Got {type(data).__name__} instead."
+        )
+    with open_table(data, connection=connection) as t:
+        present = list(t.columns)
+        for c in attributes:
+            if c not in present:
+                raise missing_column_error(c, present, "attribute column")
+        if any(c not in present for c in needed):
+            # validation names the missing column with its role and the nearest name
+            return pd.DataFrame(columns=present), str(data)
+        cols = needed + [c for c in _truth_columns(present, design.outcomes) if c not in needed]
+        from causal.data import quote_ident
+
+        select = ", ".join(quote_ident(c) for c in cols)
+        df = t.connection.execute(f"SELECT {select} FROM {t.name}").df()
+    return df, f"{data} (read with DuckDB)"
+
+
+# ----------------------------------------------------------------------------- estimation
+
+
+def _outcome_kind(y: np.ndarray) -> str:
+    values = np.unique(y[: min(len(y), 200_000)])
+    if values.size <= 2 and set(values.tolist()) <= {0.0, 1.0}:
+        return "binary"
+    if np.all(y >= 0) and np.all(y == np.round(y)):
+        return "count"
+    return "continuous"
+
+
+def _model(estimator: str, seed: int, n_jobs: int | None) -> Any:
+    import estimators
+
+    if estimator == "auto":
+        return estimators.AutoCate(random_state=seed, n_jobs=n_jobs)
+    return getattr(estimators, estimator)(random_state=seed, n_jobs=n_jobs)
+
+
+def _why(estimator: str, model: Any) -> str:
+    if estimator != "auto":
+        return f"{estimator} was named in the configuration (estimator: {estimator})."
+    table = getattr(model, "score_table_", None)
+    if table is None or len(table) == 0:
+        return "Fitted without modifiers: the effect is a constant (the doubly-robust ATE)."
+    best = table.iloc[0]
+    names = [str(e) for e in table["estimator"]]
+    text = (
+        f"AutoCate compared {len(table)} candidates ({', '.join(names)}) by their out-of-fold "
+        f"doubly-robust loss on shared cross-fitted nuisances; {best['estimator']} had the "
+        f"lowest ({best['loss']:.4g} ± {best['loss_se']:.2g})"
+    )
+    weights = getattr(model, "weights_", None)
+    if getattr(model, "selected_", None) == "ensemble" and weights is not None:
+        kept = weights[weights > 0].sort_values(ascending=False)
+        blend = ", ".join(f"{name} {w:.2f}" for name, w in kept.items())
+        return text + (
+            f"; a blend with weights minimising the same loss did better than any one "
+            f"candidate on the benchmarks, so the effects are the blend ({blend})."
+        )
+    tied = [e for e, t in zip(names[1:], table["tied"].iloc[1:], strict=True) if t]
+    if tied:
+        text += f", statistically tied with {', '.join(tied)}"
+    return text + "."
+
+
+def _frames(df: pd.DataFrame, design: Design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """X (modifiers; text as pandas categoricals, used natively) and W (other confounders)."""
+    mods = list(design.modifiers)
+    conf = [c for c in design.confounders if c not in set(mods)]
+
+    def frame(cols: list[str]) -> pd.DataFrame | None:
+        if not cols:
+            return None
+        out = df[cols].copy().reset_index(drop=True)
+        for c in out.columns:
+            s = out[c]
+            if (
+                s.dtype == object
+                or pd.api.types.is_string_dtype(s)
+                or pd.api.types.is_bool_dtype(s)
+            ):
+                out[c] = s.astype(str).astype("category") if s.dtype != bool else s.astype(int)
+        return out
+
+    return frame(mods), frame(conf)
+
+
+def _weighted_mean(a: np.ndarray, w: np.ndarray | None) -> float:
+    if a.size == 0:
+        return float("nan")
+    return float(np.average(a, weights=w)) if w is not None and w.sum() > 0 else float(a.mean())
+
+
+def _fit(
+    v: ValidatedData,
+    X: pd.DataFrame | None,
+    W: pd.DataFrame | None,
+    *,
+    estimator: str,
+    seed: int,
+    alpha: float,
+    n_jobs: int | None,
+    notes: list[str],
+) -> tuple[Any, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """One model for all outcomes (the nuisances, propensity included, are fitted once):
+    the model, Y as fitted, and the per-item effects and interval bounds, each (n, d)."""
+    outcomes = list(v.design.outcomes)
+    Y = pd.DataFrame({o: np.asarray(v.y[o]) for o in outcomes})
+    model = _model(estimator, seed, n_jobs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(Y, np.asarray(v.t), X=X, W=W, sample_weight=v.weight, groups=v.cluster)
+    for w in caught:
+        if "overlap" in str(w.message).lower():
+            notes.append(str(w.message))
+    n, d = v.n, len(outcomes)
+    if X is None:
+        ates = [model.ate_inference(alpha=alpha, outcome=o) for o in outcomes]
+        cate = np.tile([a.effect for a in ates], (n, 1))
+        lo = np.tile([a.effect_ci_lower for a in ates], (n, 1))
+        hi = np.tile([a.effect_ci_upper for a in ates], (n, 1))
+        return model, Y, cate, lo, hi
+    cate = np.asarray(model.effect(X), dtype=float).reshape(n, d)
+    try:
+        lo_, hi_ = model.effect_interval(X, alpha=alpha)
+        lo = np.asarray(lo_, dtype=float).reshape(n, d)
+        hi = np.asarray(hi_, dtype=float).reshape(n, d)
+    except NotImplementedError as exc:
+        notes.append(f"no per-item intervals: {exc}")
+        lo = hi = np.full((n, d), np.nan)
+    for j, o in enumerate(outcomes):
+        outside = float(np.mean((cate[:, j] < lo[:, j]) | (cate[:, j] > hi[:, j])))
+        if outside > 0.01:
+            notes.append(
+                f"{o}: for {100 * outside:.1f}% of items the per-item estimate lies outside "
+                "its interval (the interval is centred on the blend's debiased estimate; see "
+                "estimators.AutoCate, 'Intervals'); for single items read the interval."
+            )
+    return model, Y, cate, lo, hi
+
+
+def _outcome_result(
+    outcome: str,
+    model: Any,
+    Y: pd.DataFrame,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    cate: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    estimator: str,
+    seed: int,
+    alpha: float,
+    notes: list[str],
+) -> OutcomeEffect:
+    y = np.asarray(v.y[outcome])
+    ate = model.ate_inference(alpha=alpha, outcome=outcome)
+    weight = None if v.weight is None else np.asarray(v.weight)
+    if v.treatment_kind == "binary":
+        control = np.asarray(v.t) == 0
+        control_mean = _weighted_mean(y[control], None if weight is None else weight[control])
+    else:
+        control_mean = float("nan")
+    with np.errstate(invalid="ignore"):
+        share_pos = float(np.mean(lo > 0)) if np.isfinite(lo).all() else float("nan")
+        share_neg = float(np.mean(hi < 0)) if np.isfinite(hi).all() else float("nan")
+    segments, extras = pd.DataFrame(), {}
+    if v.treatment_kind == "binary" and v.design.modifiers:
+        segments, extras = _evaluation(
+            model, outcome, Y, v, df, alpha=alpha, seed=seed, notes=notes
+        )
+    truth = None
+    if f"true_cate_{outcome}" in df.columns:
+        truth = _weighted_mean(df[f"true_cate_{outcome}"].to_numpy(dtype=float), weight)
+    table = getattr(model, "score_table_", None)
+    selected = getattr(model, "selected_", None) if estimator == "auto" else estimator
+    if selected == "ensemble":
+        w = model.weights_
+        selected = "AutoCate blend of " + " + ".join(w[w > 0].sort_values(ascending=False).index)
+    return OutcomeEffect(
+        outcome=outcome,
+        estimator=str(selected or type(model).__name__),
+        why=_why(estimator, model),
+        effect=float(ate.effect),
+        effect_ci_lower=float(ate.effect_ci_lower),
+        effect_ci_upper=float(ate.effect_ci_upper),
+        se=float(ate.se),
+        pvalue=float(ate.pvalue),
+        control_mean=control_mean,
+        outcome_kind=_outcome_kind(y),
+        candidates=pd.DataFrame() if table is None else table.reset_index(drop=True),
+        cate_quantiles={f"p{int(q * 100)}": float(np.quantile(cate, q)) for q in QUANTILES},
+        share_positive=share_pos,
+        share_negative=share_neg,
+        segments=segments,
+        extras=extras,
+        true_effect=truth,
+    )
+
+
+def _tradeoffs(
+    model: Any,
+    Y: pd.DataFrame,
+    v: ValidatedData,
+    *,
+    primary: str | None,
+    guardrails: dict[str, float],
+    alpha: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Targeting across outcomes (:func:`estimators.tradeoff`): what boosting by the primary
+    outcome's predicted effect does to every outcome, under the guardrails' margins."""
+    import estimators
+
+    tr = estimators.tradeoff(
+        model, Y, np.asarray(v.t), primary=primary or v.design.outcomes[0],
+        guardrails=guardrails or None, lambdas=None if guardrails else (0.0,), alpha=alpha,
+        random_state=seed,
+    )  # fmt: skip
+    out: dict[str, Any] = {
+        "primary": primary or v.design.outcomes[0],
+        "guardrails": dict(tr.guardrails),
+        "frontier": tr.frontier.reset_index(drop=True),
+    }
+    if tr.notes:
+        out["notes"] = list(tr.notes)
+    return out
+
+
+def _segment_labels(v: ValidatedData) -> pd.DataFrame:
+    """Segment columns as text labels (missing values as their own label)."""
+    out = pd.DataFrame(index=pd.RangeIndex(v.n))
+    for c in v.segments.columns:
+        s = v.segments[c]
+        out[c] = s.astype(object).where(s.notna(), "(missing)").astype(str).to_numpy()
+    return out
+
+
+def _evaluation(
+    model: Any,
+    outcome: str,
+    Y: pd.DataFrame,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    *,
+    alpha: float,
+    seed: int,
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Segment effects (GATE with a simultaneous band), calibration, Qini/RATE and the value
+    of boosting the top share, from :func:`estimators.evaluate` on the fitted nuisances."""
+    import estimators
+
+    labels = _segment_labels(v) if v.segments.shape[1] else None
+    ev = estimators.evaluate(
+        model, Y, np.asarray(v.t), segments=labels, alpha=alpha, random_state=seed,
+        outcome=outcome,
+    )  # fmt: skip
+    gate = ev.gate
+    segments = pd.DataFrame()
+    if labels is not None and len(gate):
+        keep = ["n", "effect", "se", "effect_ci_lower", "effect_ci_upper", "pvalue",
+                "band_lower", "band_upper"]  # fmt: skip
+        segments = gate[["column", "value", *keep]].rename(columns={"column": "segment"})
+        segments = segments.reset_index(drop=True)
+        truth_col = f"true_cate_{outcome}"
+        if truth_col in df.columns:
+            truth = df[truth_col].to_numpy(dtype=float)
+            segments["true_effect"] = [
+                float(truth[labels[c].to_numpy() == str(val)].mean())
+                for c, val in zip(segments["segment"], segments["value"], strict=True)
+            ]
+    extras: dict[str, Any] = {"band_critical_value": float(ev.band_critical_value)}
+    for key, frame in (
+        ("calibration", ev.blp),
+        ("targeting", ev.policy_values),
+        ("rate", ev.rate),
+        ("qini", ev.qini),
+    ):
+        if frame is not None and len(frame):
+            extras[key] = frame.reset_index(drop=True)
+    extras["evaluation_source"] = ev.cate_source
+    notes.extend(f"{outcome}: {n}" for n in ev.notes)
+    return segments, extras
+
+
+def _design_graph(design: Design) -> Any:
+    """The graph the design assumes when none is given: every modifier and confounder causes
+    the treatment and every outcome; the treatment causes every outcome."""
+    from causal.graph import CausalGraph
+
+    causes = list(dict.fromkeys([*design.modifiers, *design.confounders]))
+    edges = [(c, design.treatment) for c in causes]
+    edges += [(c, o) for c in causes for o in design.outcomes]
+    edges += [(design.treatment, o) for o in design.outcomes]
+    return CausalGraph.from_edges(edges)
+
+
+def _graph_step(
+    graph: str | None, design: Design, df: pd.DataFrame, notes: list[str]
+) -> tuple[dict[str, Any], Design]:
+    """Parse and check the graph, identify each effect; with a given graph, the adjustment
+    sets (minus the modifiers) become the confounders. Returns the graph record and the design
+    the models use."""
+    from causal.graph import CausalGraph, identify
+
+    g = CausalGraph.parse(graph) if graph is not None else _design_graph(design)
+    g.validate(df, treatment=design.treatment, outcomes=list(design.outcomes))
+    idents = [identify(g, design.treatment, o) for o in design.outcomes]
+    used = design
+    if graph is not None:
+        adjust = list(dict.fromkeys(c for i in idents for c in i.adjustment_set))
+        confounders = tuple(c for c in adjust if c not in set(design.modifiers))
+        if set(confounders) != set(design.confounders):
+            dropped = sorted(set(design.confounders) - set(confounders))
+            added = sorted(set(confounders) - set(design.confounders))
+            notes.append(
+                "The graph's adjustment sets replace the configured confounders"
+                + (f"; added {', '.join(added)}" if added else "")
+                + (f"; dropped {', '.join(dropped)}" if dropped else "")
+                + "."
+            )
+        used = dataclasses.replace(design, confounders=confounders)
+        mediators = [m for m in design.modifiers if m in g.descendants(design.treatment)]
+        if mediators:
+            notes.append(
+                f"The graph has the treatment causing the modifier(s) {', '.join(mediators)}; "
+                "adjusting for them blocks part of the effect. Remove them from the modifiers."
+            )
+    record = {
+        "source": "given" if graph is not None else "implied by the design (no graph given)",
+        "dot": g.to_dot(),
+        "svg": g.to_svg(highlight=[design.treatment, *design.outcomes]),
+        "identification": [i.sentence for i in idents],
+        "adjustment_sets": {i.outcome: list(i.adjustment_set) for i in idents},
+    }
+    return record, used
+
+
+def _robustness(
+    model: Any, outcome: str, *, alpha: float, seed: int, n_simulations: int
+) -> dict[str, Any]:
+    """Refutations, sensitivity, overlap and balance (:func:`causal.graph.robustness`)."""
+    from causal.graph import robustness
+
+    rob = robustness(model, outcome=outcome, n_simulations=n_simulations, alpha=alpha, seed=seed)
+    d = rob.to_dict()
+    return {
+        "refutations": pd.DataFrame(d["refutations"], columns=["name", "passed", "detail"]),
+        "sensitivity": d["sensitivity"] or {},
+        "overlap": d["overlap"] or {},
+        "balance": d["balance"] or {},
+    }
+
+
+def _drivers(
+    model: Any,
+    X: pd.DataFrame,
+    Y: pd.DataFrame,
+    outcome: str,
+    *,
+    alpha: float,
+    seed: int,
+    n_jobs: int | None,
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Drivers of the effect (SHAP of the CATE) beside predictive importance (SHAP of the
+    outcome model), from :func:`causal.explain.compare`."""
+    from causal._errors import LowFidelityError
+    from causal.explain import compare
+
+    try:
+        cmp = compare(
+            model, X, Y, outcome=outcome, random_state=seed, n_jobs=n_jobs, progress=False
+        )
+    except LowFidelityError as exc:
+        notes.append(f"{outcome}: drivers not shown — {exc}")
+        return pd.DataFrame(), {}
+    drivers = cmp.causal.importance(alpha=alpha).reset_index(drop=True)
+    extras = {
+        "predictive_importance": cmp.predictive.importance(alpha=alpha).reset_index(drop=True),
+        "drivers_text": cmp.text,
+        "drivers_fidelity": float(cmp.causal.fidelity),
+        "predictive_r2": float(cmp.predictive.fidelity),
+    }
+    return drivers, extras
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in _PACKAGES:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def what_works(
+    data: Source | Any,
+    design: Design,
+    *,
+    attributes: Sequence[str] = (),
+    graph: str | None = None,
+    estimator: str = "auto",
+    primary: str | None = None,
+    guardrails: Mapping[str, float] | None = None,
+    seed: int = 0,
+    alpha: float = 0.05,
+    connection: Any = None,
+    progress: bool = True,
+    n_jobs: int | None = None,
+    n_simulations: int = 50,
+) -> WhatWorks:
+    """What works: the effect of the treatment on every outcome, for whom, why, how sure.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, path or str
+        One row per unit: a DataFrame (never modified), a .parquet/.csv path, or a table
+        name in ``connection`` (DuckDB).
+    design : Design
+        Column roles. ``weight`` weights every estimate; ``cluster`` keeps clusters whole in
+        cross-fitting and makes the intervals cluster-robust; ``segments`` are reported.
+    attributes : list of str
+        Content attributes, each taken in turn as the treatment (the attribution table).
+    graph : str, optional
+        The causal graph (DOT text, or a YAML edge list; :meth:`causal.graph.CausalGraph.parse`).
+        Each effect is identified from it, and its adjustment sets (minus the modifiers)
+        become the confounders. Without one, the graph the design implies is drawn
+        (modifiers and confounders cause treatment and outcomes).
+    estimator : str
+        ``"auto"`` (:class:`estimators.AutoCate`, choosing among candidates with valid CATE
+        intervals by out-of-fold loss) or one of CausalForest, LinearDML, DRLearner,
+        XLearner, TLearner, SLearner.
+    primary : str, optional
+        The outcome to raise when weighing outcomes against each other (default: the first).
+    guardrails : mapping of outcome to margin, optional
+        Outcomes that must not rise by more than the margin per unit (e.g. ``{"hides": 0.0}``)
+        when targeting; the trade-off section scans the price put on them.
+    seed : int
+        Random state of every fitted model.
+    alpha : float
+        1 - confidence level of every interval.
+    connection : duckdb.DuckDBPyConnection, optional
+        The connection holding ``data`` when it is a table name.
+    progress : bool
+        Show a progress bar (in terminals and notebooks).
+    n_jobs : int, optional
+        Threads for model fitting (default: all cores).
+    n_simulations : int
+        Permutations / subsets / resamples of each no-refit refuter (placebo treatment, data
+        subset, bootstrap); random common cause and dummy outcome share one nuisance refit.
+
+    Returns
+    -------
+    WhatWorks
+
+    Examples
+    --------
+    >>> import causal
+    >>> df = causal.simulate_content(n=3_000, seed=2)
+    >>> d = causal.Design(unit="pin_id", treatment="boosted", outcomes=["saves"],
+    ...                   modifiers=["quality_score", "format"],
+    ...                   confounders=["creator_followers", "prior_impressions"])
+    >>> ww = causal.what_works(df, d, progress=False)  # doctest: +SKIP
+    >>> ww.report("what_works.html")  # doctest: +SKIP
+    """
+    if not isinstance(design, Design):
+        raise ConfigError(f"The 'design' parameter must be a Design. Got {type(design).__name__}.")
+    if estimator not in ESTIMATORS:
+        raise ConfigError(
+            f"The 'estimator' parameter must be one of {', '.join(ESTIMATORS)}. "
+            f"Got {estimator!r} instead."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"The 'seed' parameter must be an int >= 0. Got {seed!r} instead.")
+    if isinstance(alpha, bool) or not isinstance(alpha, float | int) or not 0 < alpha < 1:
+        raise ConfigError(f"The 'alpha' parameter must be in (0, 1). Got {alpha!r} instead.")
+    if primary is not None and primary not in design.outcomes:
+        raise ConfigError(
+            f"The 'primary' parameter must be one of the outcomes {list(design.outcomes)}. "
+            f"Got {primary!r} instead."
+        )
+    for name, margin in dict(guardrails or {}).items():
+        if name not in design.outcomes:
+            raise ConfigError(
+                f"The guardrail {name!r} is not one of the outcomes {list(design.outcomes)}; "
+                "add it to the outcomes or remove it from 'guardrails'."
+            )
+        if isinstance(margin, bool) or not isinstance(margin, int | float):
+            raise ConfigError(
+                f"The margin of guardrail {name!r} must be a number (the largest acceptable "
+                f"rise per unit, e.g. 0). Got {margin!r} instead."
+            )
+    if isinstance(attributes, str):
+        attributes = [attributes]
+    attributes = list(attributes)
+
+    t_start = time.perf_counter()
+    df, source = _load(data, design, attributes, connection)
+    v = validate(df, design)
+    if v.treatment_kind == "multi":
+        raise ConfigError(
+            f"The treatment column '{design.treatment}' has {len(v.treatment_levels)} levels "
+            f"({', '.join(map(str, v.treatment_levels[:6]))}); what_works handles a binary "
+            "(0/1) or a continuous treatment. Compare one level with the control at a time "
+            f"(e.g. (df['{design.treatment}'] == <level>).astype(int) on the rows of that level "
+            "and the control), or pass treatment_kind='continuous' for an ordered intensity."
+        )
+    notes: list[str] = list(v.warnings)
+    graph_record, model_design = _graph_step(graph, design, df, notes)
+    if model_design is not design:
+        v = validate(df, model_design)
+    X, W = _frames(df, model_design)
+    timings: dict[str, float] = {}
+    absent: dict[str, str] = {}
+    outcomes: list[OutcomeEffect] = []
+    effects = pd.DataFrame({design.unit: np.asarray(v.unit)})
+
+    tradeoffs: dict[str, Any] = {}
+    multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
+    per_outcome = 2 + int(X is not None)
+    total = 1 + per_outcome * len(design.outcomes) + int(multi) + int(bool(attributes))
+    with _progress(total, progress) as bar:
+        bar.step(f"fitting the effect model ({estimator}) for {len(design.outcomes)} outcome(s)")
+        t0 = time.perf_counter()
+        model, Y, cate, lo, hi = _fit(
+            v, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha), n_jobs=n_jobs,
+            notes=notes,
+        )  # fmt: skip
+        timings["fit"] = time.perf_counter() - t0
+        bar.done()
+        for j, outcome in enumerate(design.outcomes):
+            bar.step(f"{outcome}: segments, calibration, targeting")
+            t0 = time.perf_counter()
+            effects[f"cate_{outcome}"] = cate[:, j]
+            effects[f"cate_{outcome}_ci_lower"] = lo[:, j]
+            effects[f"cate_{outcome}_ci_upper"] = hi[:, j]
+            res = _outcome_result(
+                outcome,
+                model,
+                Y,
+                v,
+                df,
+                cate[:, j],
+                lo[:, j],
+                hi[:, j],
+                estimator=estimator,
+                seed=int(seed),
+                alpha=float(alpha),
+                notes=notes,
+            )
+            timings[f"evaluate {outcome}"] = time.perf_counter() - t0
+            bar.done()
+            bar.step(f"{outcome}: refutations, sensitivity, overlap")
+            t0 = time.perf_counter()
+            rob = _robustness(
+                model, outcome, alpha=float(alpha), seed=int(seed), n_simulations=n_simulations
+            )
+            res = dataclasses.replace(
+                res,
+                refutations=rob["refutations"],
+                sensitivity=rob["sensitivity"],
+                overlap=rob["overlap"],
+                extras={**res.extras, "balance": rob["balance"]},
+            )
+            timings[f"robustness {outcome}"] = time.perf_counter() - t0
+            bar.done()
+            if X is not None:
+                bar.step(f"{outcome}: drivers of the effect (SHAP)")
+                t0 = time.perf_counter()
+                drivers, dx = _drivers(
+                    model, X, Y, outcome, alpha=float(alpha), seed=int(seed), n_jobs=n_jobs,
+                    notes=notes,
+                )  # fmt: skip
+                res = dataclasses.replace(res, drivers=drivers, extras={**res.extras, **dx})
+                timings[f"drivers {outcome}"] = time.perf_counter() - t0
+                bar.done()
+            outcomes.append(res)
+        if multi:
+            bar.step("trade-offs between outcomes")
+            t0 = time.perf_counter()
+            tradeoffs = _tradeoffs(
+                model, Y, v, primary=primary, guardrails=dict(guardrails or {}),
+                alpha=float(alpha), seed=int(seed),
+            )  # fmt: skip
+            timings["tradeoffs"] = time.perf_counter() - t0
+            bar.done()
+        attribution = pd.DataFrame()
+        if attributes:
+            bar.step(
+                f"attribution: {len(attributes)} attribute(s) x {len(design.outcomes)} outcome(s)"
+            )
+            t0 = time.perf_counter()
+            from causal.graph import attribution as attribution_table
+
+            table = attribution_table(
+                df, attributes, list(design.outcomes), graph,
+                confounders=None if graph is not None else list(
+                    dict.fromkeys([*design.modifiers, *design.confounders])
+                ),
+                groups=design.cluster, alpha=float(alpha), seed=int(seed), n_jobs=n_jobs,
+            )  # fmt: skip
+            attribution = pd.DataFrame(table.to_dict())
+            timings["attribution"] = time.perf_counter() - t0
+            bar.done()
+
+    if v.treatment_kind != "binary":
+        absent["Segment effects and targeting"] = (
+            "estimators.evaluate needs a discrete treatment; this one is continuous."
+        )
+    elif not design.modifiers:
+        absent["Segment effects and targeting"] = (
+            "the design names no modifiers, so the effect is one constant."
+        )
+    elif not design.segments:
+        absent["Segment effects"] = "the design names no segments."
+    if design.weight is not None and v.treatment_kind == "binary":
+        notes.append(
+            f"Segment effects, calibration and targeting values are unweighted "
+            f"(estimators.evaluate takes no weights); the average effects use '{design.weight}'."
+        )
+    if not design.modifiers:
+        absent["Drivers of heterogeneity"] = "the design names no modifiers."
+    if not attributes:
+        absent["Attribution table"] = "no attributes were given."
+    methods = {
+        "source": source,
+        "n": v.n,
+        "treatment_kind": v.treatment_kind,
+        "estimator": estimator,
+        "seed": int(seed),
+        "alpha": float(alpha),
+        "clustered": design.cluster is not None,
+        "weighted": design.weight is not None,
+        "modifiers_encoded": list(v.x_names),
+        "confounders_encoded": list(v.w_names),
+        "versions": _versions(),
+        "timings_s": {k: round(t, 2) for k, t in timings.items()},
+        "elapsed_s": round(time.perf_counter() - t_start, 2),
+        "absent": absent,
+    }
+    return WhatWorks(
+        design=design,
+        n=v.n,
+        treatment_kind=v.treatment_kind,
+        outcomes=tuple(outcomes),
+        effects=effects,
+        attribution=attribution,
+        tradeoffs=tradeoffs,
+        graph=graph_record,
+        methods=methods,
+        warnings=tuple(dict.fromkeys(notes)),
+    )
