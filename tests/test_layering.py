@@ -98,12 +98,10 @@ HEAVY = ["dowhy", "shap", "statsmodels", "lightgbm", "matplotlib", "econml", "sk
     ],
 )
 def test_heavy_libraries_import_lazily(statement):
-    code = (
-        f"{statement}\nimport sys\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    code = f"{statement}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
     assert res.stdout.strip() == "", f"'{statement}' imported heavy modules: {res.stdout}"
 
 
@@ -121,7 +119,8 @@ def test_readout_command_stays_light(tmp_path):
         f"print(','.join(m for m in {[h for h in HEAVY if h != 'matplotlib']!r} "
         "if m in sys.modules))"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert (tmp_path / "out" / "readout.json").is_file()
     assert res.stdout.strip() == "", f"causal readout imported heavy modules: {res.stdout}"

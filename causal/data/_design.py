@@ -121,18 +121,30 @@ class Design:
 
     def columns(self) -> tuple[str, ...]:
         """All columns the design names, each once, in role order."""
-        cols: list[str] = [self.unit, self.treatment, *self.outcomes, *self.modifiers,
-                           *self.confounders, *self.segments]
+        cols: list[str] = [
+            self.unit,
+            self.treatment,
+            *self.outcomes,
+            *self.modifiers,
+            *self.confounders,
+            *self.segments,
+        ]
         cols += [c for c in (self.cluster, self.weight, self.time) if c is not None]
         return tuple(dict.fromkeys(cols))
 
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON form (used in ``summary.json`` under ``design``)."""
         return {
-            "unit": self.unit, "treatment": self.treatment, "outcomes": list(self.outcomes),
-            "modifiers": list(self.modifiers), "confounders": list(self.confounders),
-            "segments": list(self.segments), "cluster": self.cluster, "weight": self.weight,
-            "time": self.time, "treatment_kind": self.treatment_kind,
+            "unit": self.unit,
+            "treatment": self.treatment,
+            "outcomes": list(self.outcomes),
+            "modifiers": list(self.modifiers),
+            "confounders": list(self.confounders),
+            "segments": list(self.segments),
+            "cluster": self.cluster,
+            "weight": self.weight,
+            "time": self.time,
+            "treatment_kind": self.treatment_kind,
         }
 
 
