@@ -9,8 +9,10 @@ scores and honest CATE predictions and assembles the result.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -507,22 +509,31 @@ def honest_cate_all(est: BaseCate, ctx: Context, folds: np.ndarray) -> np.ndarra
     return out
 
 
+# Out-of-fold CATEs of every outcome and arm, per fitted estimator and fold split: the final
+# stages fit all outcomes at once, so evaluating outcome after outcome (what_works does) reuses
+# one refit per split instead of repeating it for each outcome (4 outcomes: 4x fewer refits).
+_HONEST_CACHE: weakref.WeakKeyDictionary[Any, tuple[Context, dict[str, np.ndarray]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def honest_cate(est: BaseCate, ctx: Context, folds: np.ndarray, j: int, a: int) -> np.ndarray:
     """Out-of-fold CATE predictions: each fold predicted by final stages fitted on the others.
 
     Uses the estimator's own final stage(s) on the shared cross-fitted nuisances (an AutoCate
     blend keeps its weights). A prediction for row ``i`` never used ``i``'s outcome in the
     final stage, so the calibration test is not fooled by overfitting (in-sample predictions
-    correlate with the noise in the scores and inflate the BLP slope).
+    correlate with the noise in the scores and inflate the BLP slope). The refits of every
+    outcome are computed together (:func:`honest_cate_all`) and kept for this fit and split.
     """
-    out = np.zeros(ctx.data.n)
-    for k in np.unique(folds):
-        tr = np.flatnonzero(folds != k)
-        te = np.flatnonzero(folds == k)
-        for member, weight in _members(est):
-            state = member._final_fit(ctx, tr)
-            out[te] += weight * member._final_predict_rows(state, ctx, te)[0][:, j, a]
-    return out
+    key = hashlib.sha1(np.ascontiguousarray(folds).tobytes()).hexdigest()
+    held = _HONEST_CACHE.get(est)
+    if held is None or held[0] is not ctx:  # a new fit invalidates what was kept
+        held = (ctx, {})
+        _HONEST_CACHE[est] = held
+    if key not in held[1]:
+        held[1][key] = honest_cate_all(est, ctx, folds)
+    return held[1][key][:, j, a].copy()
 
 
 def dr_scores(ctx: Context, j: int, a: int) -> np.ndarray:

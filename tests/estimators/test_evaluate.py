@@ -240,6 +240,34 @@ def test_evaluate_end_to_end_recovers_segment_effects(fitted):
     assert ev.ate.effect == pytest.approx(est.ate(), rel=EXACT_RTOL)
 
 
+def test_evaluate_reuses_out_of_fold_refits_across_outcomes(monkeypatch):
+    """Outcome after outcome (as what_works runs it), the final stages are refitted once per
+    split, and the numbers equal a fresh evaluation."""
+    from estimators import _evaluate
+
+    sim = simulate(1500, 3)
+    Y = pd.DataFrame({"a": sim["Y"], "b": 2 * np.asarray(sim["Y"]) + 1})
+    est = estimators.LinearDML(random_state=0).fit(Y, sim["T"], X=sim["X"], W=sim["W"])
+    calls = []
+    original = _evaluate.honest_cate_all
+    monkeypatch.setattr(
+        _evaluate, "honest_cate_all", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    kw = {"segments": sim["X"]["topic"], "n_splits": 2, "random_state": 0}
+    ev_a = estimators.evaluate(est, Y, sim["T"], outcome="a", **kw)
+    ev_b = estimators.evaluate(est, Y, sim["T"], outcome="b", **kw)
+    assert len(calls) == 2  # two splits, shared by both outcomes
+    _evaluate._HONEST_CACHE.clear()
+    fresh_b = estimators.evaluate(est, Y, sim["T"], outcome="b", **kw)
+    assert len(calls) == 4
+    pd.testing.assert_frame_equal(ev_b.blp, fresh_b.blp)
+    pd.testing.assert_frame_equal(ev_b.gates, fresh_b.gates)
+    assert ev_a.outcome == "a" and ev_b.outcome == "b"
+    est.fit(Y, sim["T"], X=sim["X"], W=sim["W"])  # a refit invalidates what was kept
+    estimators.evaluate(est, Y, sim["T"], outcome="a", **kw)
+    assert len(calls) == 6
+
+
 def test_evaluate_clusters_and_outputs(fitted):
     sim, est = fitted
     clusters = np.arange(3000) // 15
