@@ -72,7 +72,8 @@ def test_batched_prediction_equals_one_pass(
 
 
 def test_blas_thread_limit_is_restored(data: dict[str, object]) -> None:
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl
+
     before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
     _make("LinearDML", 2).fit(data["Y"], data["T"], X=data["X"]).effect(data["X"])
     after = [i["num_threads"] for i in threadpoolctl.threadpool_info()]

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 import causal
+import estimators
 from causal.explain import DEFAULT_MIN_FIDELITY, FidelityWarning, explain
-
-estimators = pytest.importorskip("estimators")
 
 # Always on: the default blend and the fastest learner; the rest with -m slow (~20 s each).
 NAMES = [

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import pytest
+import shap
 
-lgb = pytest.importorskip("lightgbm")
-shap = pytest.importorskip("shap")
-
-from causal.explain._treeshap import build_tables, shap_values  # noqa: E402
+from causal.explain._treeshap import build_tables, shap_values
 
 # Both references run the same path-dependent TreeSHAP in float64; only summation order differs.
 EXACT_ATOL = 1e-10
