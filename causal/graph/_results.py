@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from causal.experiments._format import html_table
+from causal.stats._results import _plain  # numpy -> plain JSON values, one definition
 
 __all__ = [
     "AttributionTable",
@@ -25,22 +26,6 @@ __all__ = [
     "Robustness",
     "Sensitivity",
 ]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
