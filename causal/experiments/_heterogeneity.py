@@ -158,20 +158,16 @@ def _subsample(strata: np.ndarray, max_rows: int, rng: np.random.Generator) -> n
 
 
 def _folds(t: np.ndarray, groups: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """Fold of each unit: clusters kept whole; otherwise balanced within each arm."""
-    folds = np.empty(t.size, dtype=int)
-    if groups is not None:
-        n_g = int(groups.max()) + 1
-        if n_g < FOLDS:
-            raise ConfigError(
-                f"heterogeneity needs at least {FOLDS} clusters to cross-fit; the design's "
-                f"cluster column has {n_g}."
-            )
-        return rng.permutation(np.arange(n_g) % FOLDS)[groups]
-    for arm in (0.0, 1.0):
-        rows = np.flatnonzero(t == arm)
-        folds[rows] = rng.permutation(np.arange(rows.size) % FOLDS)
-    return folds
+    """Fold of each unit: the estimators' own split (stratified by arm, clusters kept whole)."""
+    from estimators._nuisance import make_folds
+
+    if groups is not None and np.unique(groups).size < FOLDS:
+        raise ConfigError(
+            f"heterogeneity needs at least {FOLDS} clusters to cross-fit; the design's "
+            f"cluster column has {np.unique(groups).size}."
+        )
+    seed = int(rng.integers(2**31 - 1))
+    return make_folds(t.size, FOLDS, strata=(t == 1).astype(int), groups=groups, seed=seed)
 
 
 def _features(frame: pd.DataFrame) -> pd.DataFrame:
