@@ -541,7 +541,10 @@ class AggregatePlan:
                 if ex.kind == "count" and n and np.isfinite(dmean[i]):
                     shift[i] = float(round(dmean[i]))  # counts: exact integer shift
                     dmean[i] -= shift[i]
-        miss = {a: int(row[self._agg("miss", a)]) for a in inds}
+        # an indicator of a column the pre-pass found without nulls is identically 0: the
+        # plan computes nothing for it (its mean, variance and covariances are 0)
+        nullable = {c.alias for c in self.columns if c.has_null}
+        miss = {a: int(row[self._agg("miss", a)]) if a in nullable else 0 for a in inds}
         for j, a in enumerate(inds):
             dmean[len(xs) + j] = miss[a] / n if n else 0.0
         for i, a in enumerate(xs):
@@ -653,6 +656,7 @@ def build_plan(
         count = f"k{i}" if roll is not None and shift != 0.0 else None
         units.append(UnitColumn(c, f"c{i}", shift, integer, st.nulls > 0, bound, binary, count))
     ucol = {u.column: u for u in units}
+    ucol_alias = {u.alias: u for u in units}
 
     exprs: dict[tuple[Any, ...], Expr] = {}
 
@@ -731,6 +735,8 @@ def build_plan(
                         agg("iprod", *key)  # bounds keep every partial sum below 2**62
                 else:
                     agg("covar", *key)
+        # indicators of covariates without nulls (pre-pass) are identically 0: no aggregates
+        inds = [a for a in inds if ucol_alias[a].has_null]
         for i, a in enumerate(inds):
             agg("miss", a)
             for b in inds[i + 1 :]:

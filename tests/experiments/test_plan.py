@@ -126,6 +126,57 @@ def test_rebuild_matches_numpy_two_pass():
     np.testing.assert_allclose(y.dmean[0], np.mean(data["y"] - y.shift[0]), rtol=1e-12)
 
 
+def test_null_free_covariate_needs_no_indicator_aggregates():
+    """A covariate the pre-pass shows without nulls has an identically-0 missing indicator:
+    the plan computes nothing for it, and the Moments still carry it (as exact zeros)."""
+    data = _data()
+    data["pre"] = np.nan_to_num(data["pre"], nan=4.0)
+    plan = build_plan(AggregateRequest("arm", METRICS), _stats(data), n_rows=500)
+    pre = plan.column("pre").alias
+    assert not plan.column("pre").has_null
+    assert all(pre not in a.args or a.op in ("avg", "covar") for a in plan.aggregates)
+    assert not [a for a in plan.aggregates if a.op in ("miss", "favg", "fsum", "both")]
+    got = plan.rebuild(_execute(plan, data))
+    z = np.c_[data["y"], data["pre"], np.zeros(500)]
+    ref = Moments.from_array(z, got["y"].names)
+    assert got["y"].names[-1] == "pre__missing"
+    np.testing.assert_allclose(got["y"].mean, ref.mean, rtol=RTOL)
+    np.testing.assert_allclose(got["y"].comoment, ref.comoment, rtol=1e-9, atol=1e-9)
+    assert not np.any(got["y"].comoment[-1]) and got["y"].mean[-1] == 0.0
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_days_with_and_without_missing_covariates_merge_exactly(engine):
+    """Day 1 has no missing covariate (no indicator aggregates), day 2 has some: merged, they
+    equal the readout of both days at once."""
+    import pandas as pd
+
+    from causal.experiments import merge_aggregates
+    from causal.experiments._engines import get_engine
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "arm": rng.integers(0, 2, 2 * n),
+            "y": rng.normal(10, 2, 2 * n),
+            "pre": rng.normal(5, 1, 2 * n),
+        }
+    )
+    frame.loc[n + rng.choice(n, 40, replace=False), "pre"] = np.nan  # day 2 only
+    req = AggregateRequest("arm", (Mean("y", "y", covariate="pre"),))
+    eng = get_engine(engine)
+    merged = merge_aggregates(
+        eng.aggregate(frame.iloc[:n], req), eng.aggregate(frame.iloc[n:], req)
+    )
+    whole = eng.aggregate(frame, req)
+    for key, group in whole.moments.items():
+        a, b = group["y"], merged.moments[key]["y"]
+        assert a.n == b.n
+        np.testing.assert_allclose(b.mean, a.mean, rtol=RTOL)
+        np.testing.assert_allclose(b.comoment, a.comoment, rtol=1e-9, atol=1e-9)
+
+
 def test_column_shift_only_when_the_offset_dominates():
     assert column_shift(ColumnStats(0, 10.0, 30.0, False)) == 0.0
     assert column_shift(ColumnStats(0, 20.0, 30.0, False)) == 20.0
