@@ -2,15 +2,18 @@
 
 Each rule is data (which metric, which column, what is bad) plus the one error it raises, so the
 readout's engines (DuckDB renders :meth:`RowRule.sql_bad` as a ``COUNT(*) FILTER``, pandas uses
-:meth:`RowRule.bad_mask`) and :func:`~causal.data.validate_experiment` apply the same rules
-with the same messages:
+:meth:`RowRule.bad_mask`) and :func:`~causal.data.validate_experiment` (the same DuckDB
+``COUNT(*) FILTER`` aggregates, never a pandas load) apply the same rules with the same
+messages:
 
 - metric columns are numeric (or boolean): :func:`check_numeric`;
 - a proportion column holds only 0 and 1 (or booleans): :class:`RowRule` ``binary``;
 - a ratio denominator is never negative: :class:`RowRule` ``nonnegative``;
-- a ratio denominator sums to more than 0 in every variant: :func:`check_denominator_total`
-  (:func:`~causal.data.validate_experiment` raises; the readout instead reports that metric's
-  row as not estimable, with the reason, so one bad metric does not hide the others).
+- a ratio denominator sums to more than 0 in every variant: :func:`denominator_total_problem`.
+  Not an error on either path: the readout reports that metric's row as not estimated, with
+  the reason, so one bad metric does not hide the others, and a success metric in that state
+  makes the decision untrustworthy; :func:`~causal.data.validate_experiment` returns the same
+  reason (a warning and ``not_estimable``) instead of raising.
 
 Row rules are first decided from the column's minimum, maximum and type (free for a Parquet
 file, part of the engines' pre-pass anyway): an integer column within [0, 1] is binary, a column
@@ -25,14 +28,17 @@ from typing import Literal
 
 import numpy as np
 
-from causal._errors import ConfigError, InsufficientDataError, NonNumericColumnError
+from causal._errors import ConfigError, NonNumericColumnError
 from causal.data._design import Metric, Proportion, Ratio
 
 __all__ = [
+    "DUCKDB_NUMERIC",
     "RowRule",
-    "check_denominator_total",
     "check_numeric",
+    "denominator_total_problem",
+    "duckdb_numeric",
     "row_rules",
+    "sql_double",
 ]
 
 RuleKind = Literal["binary", "nonnegative"]
@@ -130,17 +136,64 @@ def check_numeric(metric: str, column: str, type_name: str, numeric: bool) -> No
         )
 
 
-def check_denominator_total(metric: Ratio, variant: str, total: float) -> None:
-    """A ratio's denominator must sum to more than 0 in every variant.
+def denominator_total_problem(metric: Ratio, variant: str, total: float) -> str | None:
+    """Why ``metric`` cannot be estimated when its denominator sums to ``total`` (not > 0) in
+    ``variant``, or None when it can.
+
+    Not an error on any path: the readout reports that metric's row as not estimated (so one
+    bad metric does not hide the others) and, for a success metric, makes the decision
+    ``untrustworthy``; :func:`~causal.data.validate_experiment` returns the same text as a
+    warning and in ``not_estimable``.
 
     Examples
     --------
-    >>> check_denominator_total(Ratio("ctr", "clicks", "views"), "treatment", 10.0)
+    >>> denominator_total_problem(Ratio("ctr", "clicks", "views"), "treatment", 10.0) is None
+    True
+    >>> denominator_total_problem(Ratio("ctr", "clicks", "views"), "treatment", 0.0)[:60]
+    "Metric 'ctr': the denominator column 'views' sums to 0 in va"
     """
-    if not total > 0:
-        raise InsufficientDataError(
-            f"Metric '{metric.name}': the denominator column '{metric.denominator}' sums to "
-            f"{total:g} in variant '{variant}', so the ratio '{metric.numerator}/"
-            f"{metric.denominator}' is undefined there. Check the column, or drop that variant "
-            "or metric."
-        )
+    if total > 0:
+        return None
+    return (
+        f"Metric '{metric.name}': the denominator column '{metric.denominator}' sums to "
+        f"{total:g} in variant '{variant}', so the ratio '{metric.numerator}/"
+        f"{metric.denominator}' is undefined there; the readout reports it as not estimated "
+        "(a success metric then makes the decision untrustworthy). Check the column, or drop "
+        "that variant or metric."
+    )
+
+
+#: DuckDB column types a metric may have (booleans count as 0/1).
+DUCKDB_NUMERIC = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+    "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
+)  # fmt: skip
+#: DuckDB types that can never hold NaN or infinity.
+DUCKDB_EXACT = tuple(t for t in DUCKDB_NUMERIC if t not in ("FLOAT", "DOUBLE"))
+
+
+def duckdb_numeric(type_name: str) -> bool:
+    """True for a DuckDB numeric or boolean type name (``DECIMAL(18,3)`` included).
+
+    Examples
+    --------
+    >>> duckdb_numeric("DECIMAL(18,3)"), duckdb_numeric("VARCHAR")
+    (True, False)
+    """
+    return type_name.split("(")[0] in DUCKDB_NUMERIC
+
+
+def sql_double(col: str, type_name: str) -> str:
+    """SQL casting the quoted numeric or boolean column ``col`` to DOUBLE.
+
+    Booleans go through INTEGER: DuckDB pushes casts into its CSV reader, where the text
+    'FALSE' does not parse as a DOUBLE.
+
+    Examples
+    --------
+    >>> sql_double('"x"', "BOOLEAN")
+    'CAST(CAST("x" AS INTEGER) AS DOUBLE)'
+    """
+    if type_name == "BOOLEAN":
+        return f"CAST(CAST({col} AS INTEGER) AS DOUBLE)"
+    return f"CAST({col} AS DOUBLE)"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -37,8 +37,21 @@ from causal._errors import (
     UnknownVariantError,
 )
 from causal.data._design import Design, ExperimentDesign, Ratio
-from causal.data._readers import Source, missing_column_error, open_table, quote_ident
-from causal.data._rules import check_denominator_total, check_numeric, row_rules
+from causal.data._readers import (
+    Source,
+    TableHandle,
+    missing_column_error,
+    open_table,
+    quote_ident,
+)
+from causal.data._rules import (
+    DUCKDB_EXACT,
+    check_numeric,
+    denominator_total_problem,
+    duckdb_numeric,
+    row_rules,
+    sql_double,
+)
 
 __all__ = [
     "MISSING_LEVEL",
@@ -171,6 +184,10 @@ class ValidatedExperiment:
         Units per variant.
     warnings : tuple of str
         Non-fatal findings (e.g. a covariate with missing values that will be zero-filled).
+    not_estimable : mapping of str to str
+        Metrics the readout will report as not estimated (a ratio whose denominator sums to
+        0 in a variant), with the reason; a success metric among them makes the readout's
+        decision untrustworthy.
     """
 
     design: ExperimentDesign
@@ -179,6 +196,7 @@ class ValidatedExperiment:
     control: str
     counts: Mapping[str, int]
     warnings: tuple[str, ...]
+    not_estimable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -372,17 +390,17 @@ def _check_roles(design: Design) -> None:
             )
 
 
-def _require(df: pd.DataFrame, named: list[tuple[str, str]]) -> None:
-    """Every (column, role) must be in ``df``; one message lists all missing columns."""
-    missing = [(c, r) for c, r in named if c not in df.columns]
+def _require(columns: Sequence[Any], named: list[tuple[str, str]]) -> None:
+    """Every (column, role) must be in ``columns``; one message lists all missing columns."""
+    missing = [(c, r) for c, r in named if c not in columns]
     if not missing:
         return
     if len(missing) == 1:
         c, r = missing[0]
-        raise missing_column_error(c, list(df.columns), f"{r} column")
+        raise missing_column_error(c, list(columns), f"{r} column")
     parts = []
     for c, r in missing:
-        msg = str(missing_column_error(c, list(df.columns)))
+        msg = str(missing_column_error(c, list(columns)))
         hint = msg.split("Did you mean ")[1].split("?")[0] if "Did you mean" in msg else None
         parts.append(f"{r} '{c}'" + (f" (did you mean {hint}?)" if hint else ""))
     raise MissingColumnError(
@@ -552,7 +570,7 @@ def validate(
     named += [(c, "segment") for c in design.segments]
     named += [(c, r) for c, r in ((design.cluster, "cluster"), (design.weight, "weight"),
                                   (design.time, "time")) if c is not None]  # fmt: skip
-    _require(df, list(dict.fromkeys(named)))
+    _require(list(df.columns), list(dict.fromkeys(named)))
     n = len(df)
     if n == 0:
         raise InsufficientDataError("The data has no rows.")
@@ -637,24 +655,35 @@ def validate_experiment(
     min_units_per_arm: int = 2,
     connection: Any = None,
 ) -> ValidatedExperiment:
-    """Check an experiment table against ``design``.
+    """Check an experiment table against ``design``, inside DuckDB (never loaded into pandas).
 
     Raises one :class:`~causal.CausalError` subclass per problem, naming the column:
     a missing column (:class:`~causal.MissingColumnError`, with the nearest name), a
     non-numeric metric or covariate, a metric with NaN or infinite values or a covariate with
     infinite values (:class:`~causal.MissingValuesError`), a proportion that is not 0/1 or a
-    negative ratio denominator (:class:`~causal.ConfigError`) and a ratio denominator summing
-    to 0 in a variant (:class:`~causal.InsufficientDataError`) — these metric rules are the
+    negative ratio denominator (:class:`~causal.ConfigError`) — these metric rules are the
     readout engines' own (:mod:`causal.data._rules`), a control label, or a
     configured split label, absent from the data and labels present in the data but not in
     the configured split (:class:`~causal.UnknownVariantError`), fewer than two variants or
     too few units in one (:class:`~causal.InsufficientDataError`), and a unit or cluster
     found in more than one variant (:class:`~causal.DuplicateUnitError`).
 
+    A ratio whose denominator sums to 0 in a variant is **not** an error, here as in the
+    readout: the readout reports that metric as not estimated (the other metrics are still
+    read out) and, when it is a success metric, makes the decision untrustworthy. It is
+    returned in ``not_estimable`` with the reason and warned about, so a pipeline can stop on
+    it; raising here while the readout carries on would make the two disagree.
+
+    Every check is a cheap aggregate that DuckDB computes where the data live (a DataFrame is
+    scanned in place; a Parquet/CSV file or a table is never read into pandas): one ungrouped
+    pass (nulls, NaN, infinities and the row rules of each metric column), one pass grouped by
+    variant (rows and denominator totals) and, with a ``unit``/``cluster``, one grouped by id
+    (ids in several variants, units per variant).
+
     Parameters
     ----------
     data : pandas.DataFrame, path or str
-        The table (never modified), or anything :func:`~causal.data.read_table` reads.
+        The table (never modified), or anything :func:`~causal.data.open_table` reads.
     design : ExperimentDesign
         Column roles and metrics.
     min_units_per_arm : int
@@ -683,7 +712,6 @@ def validate_experiment(
         raise ConfigError(
             f"The 'min_units_per_arm' parameter must be an int >= 1. Got {min_units_per_arm!r}."
         )
-    df = _frame(data, design.columns(), connection)
     named: list[tuple[str, str]] = [(design.variant, "variant")]
     if design.unit:
         named.append((design.unit, "unit"))
@@ -700,45 +728,122 @@ def validate_experiment(
     first_role: dict[str, str] = {}
     for c, r in named:
         first_role.setdefault(c, r)
-    _require(df, list(first_role.items()))
+    source: Any = data
+    if isinstance(data, pd.DataFrame):
+        if data.columns.has_duplicates:
+            dup = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+            raise ConfigError(
+                f"The data has duplicate column names ({', '.join(dup)}); rename them first."
+            )
+        _require([str(c) for c in data.columns], list(first_role.items()))
+        source = data[list(first_role)]  # only the named columns (no copy: copy-on-write)
+    with open_table(source, connection=connection) as t:
+        _require(list(t.columns), list(first_role.items()))
+        return _validate_experiment_sql(t, design, min_units_per_arm)
+
+
+def _validate_experiment_sql(
+    t: TableHandle, design: ExperimentDesign, min_units_per_arm: int
+) -> ValidatedExperiment:
+    """The checks of :func:`validate_experiment` as DuckDB aggregates over ``t``."""
+    q = quote_ident
+    con, src, types = t.connection, t.name, t.types
+    metrics = design.all_metrics()
+
+    # 1. types (metadata only)
+    for m in metrics:
+        for c in m.columns():
+            check_numeric(m.name, c, types[c], duckdb_numeric(types[c]))
+
+    # 2. one ungrouped pass: nulls / NaN / infinities per metric column, the row rules, and
+    #    empty variant / unit / cluster ids
+    exprs: list[str] = []
+
+    def add(sql: str) -> int:
+        exprs.append(sql)
+        return len(exprs) - 1
+
+    def bad_counts(c: str) -> tuple[int, int | None, int | None]:
+        """(nulls, NaN, infinite) expression indices of column ``c``."""
+        nulls = add(f"COUNT(*) - COUNT({q(c)})")
+        if types[c].split("(")[0] in DUCKDB_EXACT:
+            return nulls, None, None
+        x = sql_double(q(c), types[c])
+        return (
+            nulls,
+            add(f"COUNT(*) FILTER (WHERE isnan({x}))"),
+            add(f"COUNT(*) FILTER (WHERE isinf({x}))"),
+        )
+
+    value_cols = list(
+        dict.fromkeys(c for m in metrics for c in m.columns()[: 2 if isinstance(m, Ratio) else 1])
+    )
+    cov_cols = list(dict.fromkeys(c for m in metrics for c in m.covariates if c not in value_cols))
+    counts_of = {c: bad_counts(c) for c in [*value_cols, *cov_cols]}
+    rules = row_rules(metrics)
+    rule_idx = [
+        add(f"COUNT(*) FILTER (WHERE {r.sql_bad(sql_double(q(r.column), types[r.column]))})")
+        for r in rules
+    ]
+    id_cols = [c for c in (design.variant, design.unit, design.cluster) if c is not None]
+    id_idx = {c: add(f"COUNT(*) - COUNT({q(c)})") for c in dict.fromkeys(id_cols)}
+    n_idx = add("COUNT(*)")
+    row = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchall()[0]
+    n_rows = int(row[n_idx])
+
+    def val(i: int | None) -> int:
+        return 0 if i is None else int(row[i] or 0)
 
     notes: list[str] = []
-    for m in design.all_metrics():
-        values = m.columns()[: 2 if isinstance(m, Ratio) else 1]
-        for c in values:
-            check_numeric(m.name, c, str(df[c].dtype), _is_numeric(df[c]))
-            a = _numeric(df, c, f"metric '{m.name}'")
-            _finite(a, c, f"metric '{m.name}'", "fill them (e.g. 0 for no activity) or drop "
-                    "those rows before the readout.")  # fmt: skip
-        for c in m.covariates:
-            a = _numeric(df, c, f"metric '{m.name}' covariate")
-            nan, inf = _count_bad(a)
-            if inf:
+    for m in metrics:
+        for c in m.columns()[: 2 if isinstance(m, Ratio) else 1]:
+            nulls, nan_i, inf_i = counts_of[c]
+            nan, inf = val(nulls) + val(nan_i), val(inf_i)
+            if nan or inf:
+                parts = [
+                    f"{nan:,} missing (NaN)" if nan else "",
+                    f"{inf:,} infinite" if inf else "",
+                ]
                 raise MissingValuesError(
-                    f"Metric '{m.name}': the covariate column '{c}' has {inf:,} infinite "
+                    f"The metric '{m.name}' column '{c}' has "
+                    f"{' and '.join(p for p in parts if p)} value(s) in {n_rows:,} rows; fill "
+                    "them (e.g. 0 for no activity) or drop those rows before the readout."
+                )
+        for c in m.covariates:
+            nulls, nan_i, inf_i = counts_of[c]
+            if val(inf_i):
+                raise MissingValuesError(
+                    f"Metric '{m.name}': the covariate column '{c}' has {val(inf_i):,} infinite "
                     "value(s); cap or drop them."
                 )
-            if nan:
-                notes.append(
-                    f"covariate '{c}' is missing for {nan:,} rows: they are set to 0 with a "
-                    "missing indicator."
-                )
-
+            nan = val(nulls) + val(nan_i)
+            msg = (
+                f"covariate '{c}' is missing for {nan:,} rows: they are set to 0 with a "
+                "missing indicator."
+            )
+            if nan and msg not in notes:
+                notes.append(msg)
     # the readout engines' row rules (causal.data._rules), same rules, same messages
-    for rule in row_rules(design.all_metrics()):
-        rule.check(int(rule.bad_mask(_float(df[rule.column])).sum()))
-
-    variant = df[design.variant]
-    if variant.isna().any():
+    for rule, i in zip(rules, rule_idx, strict=True):
+        rule.check(val(i))
+    if val(id_idx[design.variant]):
         raise MissingValuesError(
-            f"The variant column '{design.variant}' is empty for {int(variant.isna().sum()):,} "
+            f"The variant column '{design.variant}' is empty for {val(id_idx[design.variant]):,} "
             "rows; drop or label those rows."
         )
-    labels = _labels(variant)
+
+    # 3. grouped by variant label: rows and denominator totals
+    label = f"CAST({q(design.variant)} AS VARCHAR)"
+    ratios = [m for m in metrics if isinstance(m, Ratio)]
+    dens = list(dict.fromkeys(m.denominator for m in ratios))
+    sums = "".join(f", SUM({sql_double(q(c), types[c])})" for c in dens)
+    grouped = con.execute(f"SELECT {label}, COUNT(*){sums} FROM {src} GROUP BY 1").fetchall()
+    rows_per = {str(r[0]): int(r[1]) for r in grouped}
+    totals = {str(r[0]): dict(zip(dens, r[2:], strict=True)) for r in grouped}
+    present = sorted(rows_per)
     control = design.control if isinstance(design.control, str) else str(design.control)
     if isinstance(design.control, bool):
         control = str(design.control).lower()
-    present = sorted(labels.unique())
     if control not in present:
         near = [p for p in present if p.lower() == control.lower()]
         near = near or difflib.get_close_matches(control, present, n=1)
@@ -757,22 +862,42 @@ def validate_experiment(
             )
         stray = sorted(set(present) - configured)
         if stray:
-            counts = labels.value_counts()
-            shown = ", ".join(f"'{s}' ({int(counts[s]):,} rows)" for s in stray[:5])
+            shown = ", ".join(f"'{s}' ({rows_per[s]:,} rows)" for s in stray[:5])
             raise UnknownVariantError(
                 f"The variant column '{design.variant}' holds label(s) not in expected_split: "
                 f"{shown}; drop those rows or add them to the split."
             )
 
-    if design.unit is not None:
-        _one_variant(df, design.unit, labels, "unit")
-    if design.cluster is not None:
-        _one_variant(df, design.cluster, labels, "cluster")
-    if design.unit is not None:
-        per_unit = pd.DataFrame({"u": df[design.unit].to_numpy(), "v": labels.to_numpy()})
-        counts_s = per_unit.drop_duplicates("u")["v"].value_counts()
-    else:
-        counts_s = labels.value_counts()
+    # 4. grouped by unit / cluster id: ids in several variants, units per variant
+    units_per: dict[str, int] | None = None
+    for col, role in ((design.unit, "unit"), (design.cluster, "cluster")):
+        if col is None:
+            continue
+        if val(id_idx[col]):
+            raise MissingValuesError(
+                f"The {role} column '{col}' has {val(id_idx[col]):,} missing id(s)."
+            )
+        ids = (
+            f"SELECT {q(col)} AS id, MIN({label}) AS v, MAX({label}) AS v2 FROM {src} "
+            f"GROUP BY {q(col)}"
+        )
+        per = con.execute(
+            f"WITH ids AS ({ids}) SELECT v, COUNT(*), COUNT(*) FILTER (WHERE v <> v2) "
+            "FROM ids GROUP BY v"
+        ).fetchall()
+        n_mixed = sum(int(r[2]) for r in per)
+        if n_mixed:
+            examples = con.execute(
+                f"WITH ids AS ({ids}) SELECT id FROM ids WHERE v <> v2 ORDER BY id LIMIT 3"
+            ).fetchall()
+            shown = ", ".join(repr(_py(r[0])) for r in examples)
+            raise DuplicateUnitError(
+                f"{n_mixed:,} value(s) of the {role} column '{col}' (e.g. {shown}) appear in "
+                f"more than one variant; each {role} must be randomized to exactly one variant."
+            )
+        if role == "unit":
+            units_per = {str(r[0]): int(r[1]) for r in per}
+    counts_s = rows_per if units_per is None else units_per
     variants = (control, *sorted(v for v in present if v != control))
     if len(variants) < 2:
         raise InsufficientDataError(
@@ -780,11 +905,14 @@ def validate_experiment(
             "experiment needs at least two variants."
         )
     counts = {v: int(counts_s.get(v, 0)) for v in variants}
-    for m in design.all_metrics():
-        if isinstance(m, Ratio):
-            totals = pd.Series(_float(df[m.denominator])).groupby(labels.to_numpy()).sum()
-            for v in variants:
-                check_denominator_total(m, v, float(totals.get(v, 0.0)))
+    not_estimable: dict[str, str] = {}
+    for m in ratios:
+        for v in variants:
+            total = totals[v][m.denominator]
+            problem = denominator_total_problem(m, v, 0.0 if total is None else float(total))
+            if problem is not None and m.name not in not_estimable:
+                not_estimable[m.name] = problem
+                notes.append(problem)
     for v, c in counts.items():
         if c < min_units_per_arm:
             raise InsufficientDataError(
@@ -792,7 +920,7 @@ def validate_experiment(
                 "variant are needed (see 'min_units_per_arm')."
             )
     for msg in notes:
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)
     return ValidatedExperiment(
         design=design,
         n=int(sum(counts.values())),
@@ -800,20 +928,5 @@ def validate_experiment(
         control=control,
         counts=MappingProxyType(counts),
         warnings=tuple(notes),
+        not_estimable=MappingProxyType(not_estimable),
     )
-
-
-def _one_variant(df: pd.DataFrame, col: str, labels: pd.Series, role: str) -> None:
-    ids = df[col]
-    if ids.isna().any():
-        raise MissingValuesError(
-            f"The {role} column '{col}' has {int(ids.isna().sum()):,} missing id(s)."
-        )
-    nvar = pd.DataFrame({"id": ids.to_numpy(), "v": labels.to_numpy()}).groupby("id")["v"].nunique()
-    mixed = nvar[nvar > 1]
-    if len(mixed):
-        examples = ", ".join(repr(v) for v in mixed.index[:3].tolist())
-        raise DuplicateUnitError(
-            f"{len(mixed):,} value(s) of the {role} column '{col}' (e.g. {examples}) appear in "
-            f"more than one variant; each {role} must be randomized to exactly one variant."
-        )

@@ -45,7 +45,7 @@ from causal._errors import (
     MissingValuesError,
 )
 from causal.data import missing_column_error, quote_ident
-from causal.data._rules import RowRule, check_numeric, row_rules
+from causal.data._rules import RowRule, check_numeric, duckdb_numeric, row_rules, sql_double
 from causal.experiments._plan import (
     AggregatePlan,
     AggregateRequest,
@@ -61,10 +61,6 @@ __all__ = ["DuckDBEngine", "Engine", "PandasEngine", "get_engine", "quote_ident"
 
 Source = pd.DataFrame | str | os.PathLike[str]
 
-_NUMERIC_DUCK = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-    "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
-)  # fmt: skip
 _INT_DUCK = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "BOOLEAN",
 )  # fmt: skip
@@ -326,7 +322,7 @@ class DuckDBEngine:
         src, params = self._from(con, source)
         schema = con.execute(f"DESCRIBE SELECT * FROM {src}", params).fetchall()
         types = {str(r[0]): str(r[1]) for r in schema}
-        _check_schema(types, request, lambda t: t.split("(")[0] in _NUMERIC_DUCK)
+        _check_schema(types, request, duckdb_numeric)
         n_rows, stats = self._prepass(con, src, params, request, types)
         _check_prepass(request, stats)
 
@@ -618,15 +614,8 @@ def _as_bigint(col: str, duck_type: str) -> str:
     return f"CAST({col} AS BIGINT)"
 
 
-def _as_double(col: str, duck_type: str) -> str:
-    """SQL casting a numeric or boolean column to DOUBLE.
-
-    Booleans go through INTEGER: DuckDB pushes casts into its CSV reader, where the text
-    'FALSE' does not parse as a DOUBLE.
-    """
-    if duck_type == "BOOLEAN":
-        return f"CAST(CAST({col} AS INTEGER) AS DOUBLE)"
-    return f"CAST({col} AS DOUBLE)"
+#: SQL casting a numeric or boolean column to DOUBLE (booleans through INTEGER): the rule set's.
+_as_double = sql_double
 
 
 # ---------------------------------------------------------------------------------------------

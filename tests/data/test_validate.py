@@ -383,3 +383,45 @@ def test_validate_reads_a_duckdb_table(df):
     with pytest.raises(MissingColumnError, match="treatment column 'boostd'.*'boosted'"):
         validate("pins", _design(treatment="boostd"), connection=con)
     con.close()
+
+
+#: Peak Python-side memory (tracemalloc: numpy and pandas buffers) allowed while validating a
+#: 2M-row table held by DuckDB. Loading even one of its columns into pandas takes 16 MB.
+VALIDATE_PEAK_BYTES = 4_000_000
+
+
+@pytest.mark.parametrize("kind", ["table", "parquet"])
+def test_validate_experiment_never_loads_the_table_into_pandas(kind, tmp_path):
+    import tracemalloc
+
+    import duckdb
+
+    con = duckdb.connect()
+    n = 2_000_000
+    con.execute(
+        "CREATE TABLE big AS SELECT i AS user_id, "
+        "CASE WHEN i % 2 = 0 THEN 'control' ELSE 'treatment' END AS arm, "
+        "CAST(i % 7 AS DOUBLE) AS y, CAST(i % 5 AS DOUBLE) AS y_pre, "
+        "CAST(i % 3 = 0 AS INTEGER) AS conv, i % 4 AS clicks, 1 + i % 9 AS views "
+        "FROM range(?) t(i)",
+        [n],
+    )
+    source: object = "big"
+    if kind == "parquet":
+        path = tmp_path / "big.parquet"
+        con.execute(f"COPY big TO '{path}' (FORMAT parquet)")
+        source, con = str(path), None
+    design = ExperimentDesign(
+        "arm", "control",
+        [Mean("y", "y", covariate="y_pre"), Proportion("conv", "conv"),
+         Ratio("ctr", "clicks", "views")],
+        unit="user_id",
+    )  # fmt: skip
+    tracemalloc.start()
+    try:
+        v = validate_experiment(source, design, connection=con)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert v.counts == {"control": n // 2, "treatment": n // 2}
+    assert peak < VALIDATE_PEAK_BYTES, f"validation allocated {peak / 1e6:.1f} MB in Python"

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causal import ConfigError, InsufficientDataError, NonNumericColumnError
+from causal import ConfigError, NonNumericColumnError
 from causal.data import validate_experiment
 from causal.experiments import ExperimentDesign, Mean, Proportion, Ratio, readout
 
@@ -91,15 +91,41 @@ def test_valid_data_passes_every_path(tmp_path):
     validate_experiment(df, design)
 
 
-def test_zero_denominator_total_per_arm(tmp_path):
-    """validate_experiment raises; the readout reports the row as not estimable (its reason),
-    so other metrics are still read out."""
+@pytest.mark.parametrize("role", ["success", "guardrail"])
+def test_zero_denominator_total_per_arm_is_flagged_on_both_paths(role, tmp_path):
+    """A ratio whose denominator sums to 0 in an arm is not an error on either path: the
+    readout reports the row as not estimated (the other metrics are still read out) and
+    cannot ship; validate_experiment returns the same reason (warned, ``not_estimable``)."""
     df = _data()
     df.loc[df["arm"] == "treatment", "views"] = 0
-    design = _design(Ratio("ctr", "clicks", "views"), Mean("clicks", "clicks"))
-    with pytest.raises(InsufficientDataError, match="'views' sums to 0 in variant 'treatment'"):
-        validate_experiment(df, design)
+    ctr, clicks = Ratio("ctr", "clicks", "views"), Mean("clicks", "clicks")
+    if role == "success":
+        design = _design(ctr, clicks)
+    else:
+        design = ExperimentDesign("arm", "control", [clicks], guardrails=[ctr])
+    margins = {"ctr": 0.01} if role == "guardrail" else None
+    path = tmp_path / "x.parquet"
+    df.to_parquet(path)
+    for src in (df, str(path)):
+        with pytest.warns(UserWarning, match="'views' sums to 0 in variant 'treatment'"):
+            v = validate_experiment(src, design)
+        assert list(v.not_estimable) == ["ctr"]
+        assert "not estimated" in v.not_estimable["ctr"] and v.warnings == (v.not_estimable["ctr"],)
     for engine in ENGINES:
-        ro = readout(df, design, engine=engine)
-        assert np.isnan(ro.metrics[0].effect) and "sums to 0" in " ".join(ro.metrics[0].notes)
-        assert np.isfinite(ro.metrics[1].effect)
+        ro = readout(df, design, engine=engine, margins=margins)
+        row = next(r for r in ro.metrics if r.metric == "ctr")
+        assert np.isnan(row.effect) and "sums to 0" in " ".join(row.notes)
+        other = next(r for r in ro.metrics if r.metric == "clicks")
+        assert np.isfinite(other.effect)
+        if role == "success":
+            assert ro.decision == "untrustworthy"
+            assert ro.decisions["treatment"].not_estimated == ("ctr",)
+        else:
+            assert ro.decision != "ship"
+
+
+def test_positive_denominator_totals_are_not_flagged():
+    df = _data()
+    df.loc[(df["arm"] == "treatment") & (df.index > 3), "views"] = 0  # sparse but > 0
+    v = validate_experiment(df, _design(Ratio("ctr", "clicks", "views")))
+    assert dict(v.not_estimable) == {} and v.warnings == ()
