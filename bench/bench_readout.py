@@ -214,11 +214,17 @@ def best_of(runs: list[tuple[list[str], str]], repeat: int) -> list[dict | None]
     """Run each worker ``repeat`` times, interleaved (A, B, A, B, ...) so that both see the
     same machine load; keep each one's fastest wall time (with that run's cpu and memory)."""
     best: list[dict | None] = [None] * len(runs)
+    cpus: list[list[float]] = [[] for _ in runs]
     for _ in range(repeat):
         for i, (args, python) in enumerate(runs):
             res = run_worker(args, python)
+            if res:
+                cpus[i].append(res["cpu"])
             if res and (best[i] is None or res["seconds"] < best[i]["seconds"]):
                 best[i] = res
+    for i, b in enumerate(best):
+        if b is not None:  # every run's CPU seconds (load moves wall time far more than CPU)
+            b["cpu_runs"] = sorted(cpus[i])
     return best
 
 
@@ -228,9 +234,11 @@ def _ratio(a: float, b: float) -> str:
 
 
 def _line(label: str, res: dict) -> str:
+    runs = res.get("cpu_runs")
+    every = f"  (cpu of every run: {', '.join(f'{c:.2f}' for c in runs)})" if runs else ""
     return (
         f"   {label:<28s} {res['seconds']:7.2f} s wall  {res['cpu']:7.2f} s cpu  "
-        f"peak {res['peak_mb']:6.0f} MB"
+        f"peak {res['peak_mb']:6.0f} MB{every}  load {os.getloadavg()[0]:.1f}"
     )
 
 
