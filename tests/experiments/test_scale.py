@@ -54,8 +54,11 @@ def _same(a, b) -> None:
 
 
 @pytest.mark.parametrize("engine", [DuckDBEngine(), PandasEngine()], ids=lambda e: e.name)
-def test_one_row_per_unit_skips_the_rollup_with_the_same_numbers(engine):
+@pytest.mark.parametrize("covariate_nulls", [True, False])
+def test_one_row_per_unit_skips_the_rollup_with_the_same_numbers(engine, covariate_nulls):
     df = _users()
+    if not covariate_nulls:  # no indicator aggregates at all: still the same numbers
+        df = df.assign(revenue_pre=df["revenue_pre"].fillna(1.0))
     with_unit = engine.aggregate(df, AggregateRequest("arm", METRICS, unit="user_id"))
     without = engine.aggregate(df, AggregateRequest("arm", METRICS))
     _same(with_unit, without)
@@ -78,6 +81,12 @@ def test_unique_check_is_exact():
     con.register("s", sparse)
     assert not _units_unique(con, "s", [], "user_id", "BIGINT", len(df))
     assert not _units_unique(con, "t", [], "country", "VARCHAR", len(df))
+    # min, max and count (free from Parquet statistics) cannot prove uniqueness: [0, 0, 2] and
+    # [0, 1, 2] share all three, so the exact check must read the ids
+    con.register("same_stats_dup", pd.DataFrame({"u": [0, 0, 2]}))
+    con.register("same_stats_ok", pd.DataFrame({"u": [0, 1, 2]}))
+    assert not _units_unique(con, "same_stats_dup", [], "u", "BIGINT", 3)
+    assert _units_unique(con, "same_stats_ok", [], "u", "BIGINT", 3)
 
 
 def test_rollup_spills_under_a_memory_limit_with_the_same_numbers(tmp_path):
