@@ -400,6 +400,15 @@ def _units_unique(
     Integer ids whose range spans at most a few bits per row are checked with a bitmap
     (``bitstring_agg``: one bit per possible id, ~2.5 MB and a fraction of a scan for 20M
     users); other ids (text, sparse 64-bit) are not checked and take the roll-up.
+
+    Why exact, and why a pass of its own: skipping the roll-up is right only when no id
+    repeats, and nothing short of reading every id proves that — the minimum, maximum and
+    count (free from Parquet statistics) of ``[0, 0, 2]`` and ``[0, 1, 2]`` are equal, and a
+    HyperLogLog estimate can only prove the opposite. Reading the id column is most of the
+    cost (~0.45 of ~0.7 CPU-s for 20M ids); the bitmap computed inside the main grouped pass
+    measured no cheaper (1.19 CPU-s vs 0.46 + 0.74 apart), so it stays separate and the run
+    with ``unit`` is kept below tea-tasting's CPU by the main pass computing only what the
+    data need (no missing-indicator aggregates for covariates without nulls).
     """
     if duck_type.split("(")[0] not in _INT_DUCK or duck_type == "BOOLEAN" or n_rows == 0:
         return False
