@@ -334,7 +334,7 @@ def main() -> None:
               f"(generated/cached in {time.perf_counter() - t:.1f}s)")  # fmt: skip
         res = run_worker(["ours", str(pd_), "events", "duckdb", "user_id"])
         if res:
-            print(_line("ours (roll-up per user):", res) + f"  load {os.getloadavg()[0]:.1f}")
+            print(_line("ours (roll-up per user):", res))
 
     if "C" not in skip:
         pc = make_parquet(d / f"small_{n_c}.parquet", n_c, "small")
