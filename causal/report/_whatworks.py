@@ -125,6 +125,9 @@ def findings(ww: Any) -> list[str]:
                 f"({_num(best['effect'] * scale)}), smallest for {worst['segment']} = "
                 f"{worst['value']} ({_num(worst['effect'] * scale)})."
             )
+        dose = _dose_line(o, ww, lvl)
+        if dose:
+            out.append(dose)
         guarded = o.outcome in (ww.tradeoffs.get("guardrails") or {})
         tgt = "" if guarded else _targeting_line(o, scale, unit, lvl)
         if tgt:
@@ -149,6 +152,37 @@ def findings(ww: Any) -> list[str]:
             f"significant after false-discovery-rate control at {alpha:g}."
         )
     return out
+
+
+def _dose_line(o: Any, ww: Any, lvl: str) -> str:
+    """Continuous treatment: the dose–response summary (change over the dose range)."""
+    sm = o.extras.get("dose_response_summary")
+    if not sm:
+        return ""
+    t = ww.design.treatment
+    return (
+        f"{o.outcome}, dose–response: raising {t} from {sm['reference']:.3g} to "
+        f"{sm['dose_high']:.3g} changes {o.outcome} by {_num(sm['effect'])} per item ({lvl} CI "
+        f"{_num(sm['effect_ci_lower'])} to {_num(sm['effect_ci_upper'])}), an average slope of "
+        f"{_num(sm['slope'])} per unit of {t} over that range (the curve need not be a line)."
+    )
+
+
+def _dose_figure(o: Any, ww: Any, alpha: float) -> str:
+    plt = _plt()
+    c = o.extras["dose_response"]
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    ax.fill_between(c["dose"], c["effect_ci_lower"], c["effect_ci_upper"], color="#9cbfe0")
+    ax.plot(c["dose"], c["effect"], "o-", color=_BLUE, ms=3)
+    ax.axhline(0, color="#444", lw=1, ls="--")
+    ax.set_xlabel(str(ww.design.treatment))
+    ax.set_ylabel(f"change in {o.outcome} per item")
+    fig.tight_layout()
+    return svg_figure(
+        fig,
+        f"{o.outcome}: the average change when every item gets the dose on the x-axis instead "
+        f"of the lowest shown (doubly robust; shaded: pointwise {_level(alpha)} intervals).",
+    )
 
 
 def _level_lines(ww: Any, lvl: str) -> list[str]:
@@ -523,6 +557,17 @@ def whatworks_sections(ww: Any) -> list[Section]:
     if tgt_parts:
         sections.append(Section("Where a boost pays off: the value of targeting",
                                 "".join(tgt_parts)))  # fmt: skip
+    dose_parts = [
+        f"<h3>{_e(o.label)}</h3><p>{_e(_dose_line(o, ww, _level(alpha)))}</p>"
+        + _dose_figure(o, ww, alpha)
+        + _table(
+            o.extras["dose_response"], ["dose", "effect", "effect_ci_lower", "effect_ci_upper", "n"]
+        )  # fmt: skip
+        for o in ww.outcomes
+        if isinstance(o.extras.get("dose_response"), pd.DataFrame)
+    ]
+    if dose_parts:
+        sections.append(Section("How much boost: the dose–response curve", "".join(dose_parts)))
     fr = ww.tradeoffs.get("frontier")
     if isinstance(fr, pd.DataFrame) and len(fr):
         body = f"<p>{_e(_tradeoff_line(ww, _level(alpha)))}</p>"

@@ -652,6 +652,48 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _dose_response(
+    v: ValidatedData,
+    X: pd.DataFrame | None,
+    W: pd.DataFrame | None,
+    outcome: str,
+    *,
+    alpha: float,
+    seed: int,
+    notes: list[str],
+) -> dict[str, Any]:
+    """The average dose–response curve of a continuous treatment
+    (:func:`estimators.dose_response`: doubly-robust, cross-fitted, pointwise intervals) and
+    its slope summary: the change from the lowest to the highest reported dose (the 5th and
+    95th percentiles), and that change per unit of dose (the average slope over the range)."""
+    import estimators
+
+    cov = [f for f in (X, W) if f is not None]
+    both = pd.concat(cov, axis=1) if cov else None
+    dr = estimators.dose_response(
+        np.asarray(v.y[outcome], dtype=float), np.asarray(v.t, dtype=float), X=both,
+        groups=v.cluster, alpha=alpha, random_state=seed,
+    )  # fmt: skip
+    curve = dr.curve[dr.curve["segment"] == "all"].drop(columns="segment")
+    curve = curve.reset_index(drop=True)
+    notes.extend(f"{outcome}: {n}" for n in dr.notes)
+    top = curve.iloc[-1]
+    span = float(top["dose"] - curve["dose"].iloc[0])
+    summary = {
+        "reference": float(dr.reference),
+        "dose_high": float(top["dose"]),
+        "effect": float(top["effect"]),
+        "effect_ci_lower": float(top["effect_ci_lower"]),
+        "effect_ci_upper": float(top["effect_ci_upper"]),
+        "se": float(top["se"]),
+        "slope": float(top["effect"]) / span,
+        "slope_ci_lower": float(top["effect_ci_lower"]) / span,
+        "slope_ci_upper": float(top["effect_ci_upper"]) / span,
+        "share_capped": float(dr.share_capped),
+    }
+    return {"dose_response": curve, "dose_response_summary": summary}
+
+
 def _best_level(cates: list[np.ndarray], arms: list[Any], control: Any) -> np.ndarray:
     """Per item, the level with the largest estimated effect vs control; the control when no
     level's effect is above zero (ties: the first level in the treatment's order)."""
@@ -869,7 +911,10 @@ def what_works(
     tradeoffs: dict[str, Any] = {}
     multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
     per_outcome = (2 + int(X is not None)) * len(arms)
+    # a continuous treatment: the dose–response curve per outcome (unweighted only)
+    dose_curve = v.treatment_kind == "continuous" and design.weight is None
     total = 1 + per_outcome * len(design.outcomes) + int(multi) + int(bool(attributes))
+    total += len(design.outcomes) * int(dose_curve)
     with _progress(total, progress) as bar:
         bar.step(f"fitting the effect model ({estimator}) for {len(design.outcomes)} outcome(s)")
         t0 = time.perf_counter()
@@ -897,6 +942,15 @@ def what_works(
                 effects[f"best_level_{outcome}"] = _best_level(
                     [per_arm[a][0][:, j] for a in arms], arms, control
                 )
+        if dose_curve:
+            for k, res in enumerate(outcomes):
+                bar.step(f"{res.outcome}: dose–response curve")
+                t0 = time.perf_counter()
+                dx = _dose_response(v, X, W, res.outcome, alpha=float(alpha), seed=int(seed),
+                                    notes=notes)  # fmt: skip
+                outcomes[k] = dataclasses.replace(res, extras={**res.extras, **dx})
+                timings[f"dose-response {res.outcome}"] = time.perf_counter() - t0
+                bar.done()
         if multi:
             bar.step("trade-offs between outcomes")
             t0 = time.perf_counter()
@@ -929,6 +983,12 @@ def what_works(
         absent["Segment effects and targeting"] = (
             "estimators.evaluate needs a discrete treatment; this one is continuous."
         )
+        if design.weight is not None:
+            absent["Dose–response curve"] = (
+                f"estimators.dose_response takes no weights; under the weight "
+                f"'{design.weight}' the curve is not shown rather than shown unweighted "
+                "(the average effect per unit of the treatment is weighted)."
+            )
     elif not design.modifiers:
         absent["Segment effects and targeting"] = (
             "the design names no modifiers, so the effect is one constant."
