@@ -910,6 +910,24 @@ def what_works(
 
     tradeoffs: dict[str, Any] = {}
     multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
+    # estimators.tradeoff and causal.graph.attribution take no sample weights: under a weight
+    # they are not computed (named in methods["absent"]) rather than reported unweighted
+    unweighted_only = design.weight is not None
+    if unweighted_only:
+        if multi:
+            absent["Trade-offs between outcomes"] = (
+                f"estimators.tradeoff takes no sample weights; under the weight "
+                f"'{design.weight}' the trade-off table is not shown rather than shown unweighted."
+            )
+        if attributes:
+            absent["Attribution table"] = (
+                f"causal.graph.attribution takes no sample weights; under the weight "
+                f"'{design.weight}' it is not computed rather than shown unweighted (run "
+                "without 'weight' for it)."
+            )
+            notes.append(absent["Attribution table"])
+            attributes = []
+        multi = False
     per_outcome = (2 + int(X is not None)) * len(arms)
     # a continuous treatment: the dose–response curve per outcome (unweighted only)
     dose_curve = v.treatment_kind == "continuous" and design.weight is None
@@ -1013,7 +1031,7 @@ def what_works(
         )
     if not design.modifiers:
         absent["Drivers of heterogeneity"] = "the design names no modifiers."
-    if not attributes:
+    if not attributes and "Attribution table" not in absent:
         absent["Attribution table"] = "no attributes were given."
     methods = {
         "source": source,

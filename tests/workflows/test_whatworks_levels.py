@@ -265,3 +265,17 @@ def test_weighted_targeting_closed_form():
         np.sum(w[m] * s[m]) / w[m].sum(), abs=EXACT
     )
     assert t.loc[1.0, "value"] == pytest.approx(np.average(s, weights=w), abs=EXACT)
+
+
+def test_weight_never_reported_unweighted():
+    """Tables that cannot be weighted (trade-offs, attribution) are named, not shown."""
+    df = causal.simulate_content(n=800, seed=5).assign(w=lambda d: 1.0 + d["shoppable"])
+    d = causal.Design(unit="pin_id", treatment="boosted", outcomes=["saves", "hides"],
+                      modifiers=["quality_score"], confounders=["creator_followers"], weight="w")  # fmt: skip
+    ww = causal.what_works(df, d, attributes=["text_overlay"], estimator="LinearDML",
+                           progress=False, n_simulations=3)  # fmt: skip
+    assert not ww.tradeoffs and len(ww.attribution) == 0
+    assert "takes no sample weights" in ww.methods["absent"]["Trade-offs between outcomes"]
+    assert "takes no sample weights" in ww.methods["absent"]["Attribution table"]
+    for o in ww.outcomes:
+        assert "weighted by 'w'" in o.extras["evaluation_source"]
