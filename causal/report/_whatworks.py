@@ -612,7 +612,9 @@ def whatworks_sections(ww: Any) -> list[Section]:
                 "predictor of saves need not change what a boost does.</p>" + "".join(drv_parts),
             )
         )
-    rob_parts = [_robustness_html(o, alpha, first=i == 0) for i, o in enumerate(ww.outcomes)]
+    # overlap and balance belong to the treatment (per level vs control), not the outcome
+    first_outcome = ww.outcomes[0].outcome if ww.outcomes else None
+    rob_parts = [_robustness_html(o, alpha, first=o.outcome == first_outcome) for o in ww.outcomes]
     rob_parts = [p for p in rob_parts if p]
     if rob_parts:
         sections.append(Section("Robustness, sensitivity and overlap", "".join(rob_parts)))
