@@ -65,6 +65,8 @@ def _unit_phrase(o: Any, ww: Any) -> str:
     t = ww.design.treatment
     if ww.treatment_kind == "continuous":
         return f"per unit of {t}"
+    if getattr(o, "contrast", None) is not None:
+        return f"per item (items with {t} = {o.level} vs {ww.control})"
     return f"per item (items with {t} = 1 vs 0)"
 
 
@@ -89,12 +91,17 @@ def findings(ww: Any) -> list[str]:
                 f", {_num(100 * o.effect / o.control_mean, 2)}% of the untreated mean "
                 f"({_num(o.control_mean * scale, 3, sign=False)})"
             )
+        subject = (
+            "the treatment"
+            if getattr(o, "contrast", None) is None
+            else f"{ww.design.treatment} = {o.level} (vs {ww.control})"
+        )
         what = (
-            f"the treatment {verb} {o.outcome}{rel}"
+            f"{subject} {verb} {o.outcome}{rel}"
             if sig
             else f"no clear effect on {o.outcome} (the interval includes zero)"
         )
-        line = f"{o.outcome}: {eff} {_unit_phrase(o, ww)} ({ci}; {_pvalue(o.pvalue)}) — {what}."
+        line = f"{o.label}: {eff} {_unit_phrase(o, ww)} ({ci}; {_pvalue(o.pvalue)}) — {what}."
         if o.true_effect is not None:
             line += (
                 f" Simulated data: the true effect is {_num(o.true_effect * scale)}; the "
@@ -104,7 +111,7 @@ def findings(ww: Any) -> list[str]:
         if math.isfinite(o.share_positive) and ww.design.modifiers:
             q = o.cate_quantiles
             out.append(
-                f"{o.outcome}, item by item: the effect is clearly positive for "
+                f"{o.label}, item by item: the effect is clearly positive for "
                 f"{100 * o.share_positive:.0f}% of items and clearly negative for "
                 f"{100 * o.share_negative:.0f}%; the middle half lie between "
                 f"{_num(q['p25'] * scale)} and {_num(q['p75'] * scale)}{unit}."
@@ -114,23 +121,27 @@ def findings(ww: Any) -> list[str]:
             best = seg.loc[seg["effect"].idxmax()]
             worst = seg.loc[seg["effect"].idxmin()]
             out.append(
-                f"{o.outcome} by segment: largest for {best['segment']} = {best['value']} "
+                f"{o.label} by segment: largest for {best['segment']} = {best['value']} "
                 f"({_num(best['effect'] * scale)}), smallest for {worst['segment']} = "
                 f"{worst['value']} ({_num(worst['effect'] * scale)})."
             )
+        dose = _dose_line(o, ww, lvl)
+        if dose:
+            out.append(dose)
         guarded = o.outcome in (ww.tradeoffs.get("guardrails") or {})
         tgt = "" if guarded else _targeting_line(o, scale, unit, lvl)
         if tgt:
             out.append(tgt)
         if len(o.drivers):
             top = ", ".join(str(f) for f in o.drivers["feature"].head(3))
-            out.append(f"{o.outcome}: the effect varies most with {top}.")
+            out.append(f"{o.label}: the effect varies most with {top}.")
         if len(o.refutations):
             passed = int(o.refutations["passed"].sum())
             out.append(
-                f"{o.outcome}: {passed} of {len(o.refutations)} robustness checks passed"
+                f"{o.label}: {passed} of {len(o.refutations)} robustness checks passed"
                 + ("." if passed == len(o.refutations) else " — read the estimate with care.")
             )
+    out.extend(_level_lines(ww, lvl))
     trade = _tradeoff_line(ww, lvl)
     if trade:
         out.append(trade)
@@ -140,6 +151,65 @@ def findings(ww: Any) -> list[str]:
             f"Attribution: {len(sig)} of {len(ww.attribution)} attribute–outcome effects are "
             f"significant after false-discovery-rate control at {alpha:g}."
         )
+    return out
+
+
+def _dose_line(o: Any, ww: Any, lvl: str) -> str:
+    """Continuous treatment: the dose–response summary (change over the dose range)."""
+    sm = o.extras.get("dose_response_summary")
+    if not sm:
+        return ""
+    t = ww.design.treatment
+    return (
+        f"{o.outcome}, dose–response: raising {t} from {sm['reference']:.3g} to "
+        f"{sm['dose_high']:.3g} changes {o.outcome} by {_num(sm['effect'])} per item ({lvl} CI "
+        f"{_num(sm['effect_ci_lower'])} to {_num(sm['effect_ci_upper'])}), an average slope of "
+        f"{_num(sm['slope'])} per unit of {t} over that range (the curve need not be a line)."
+    )
+
+
+def _dose_figure(o: Any, ww: Any, alpha: float) -> str:
+    plt = _plt()
+    c = o.extras["dose_response"]
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    ax.fill_between(c["dose"], c["effect_ci_lower"], c["effect_ci_upper"], color="#9cbfe0")
+    ax.plot(c["dose"], c["effect"], "o-", color=_BLUE, ms=3)
+    ax.axhline(0, color="#444", lw=1, ls="--")
+    ax.set_xlabel(str(ww.design.treatment))
+    ax.set_ylabel(f"change in {o.outcome} per item")
+    fig.tight_layout()
+    return svg_figure(
+        fig,
+        f"{o.outcome}: the average change when every item gets the dose on the x-axis instead "
+        f"of the lowest shown (doubly robust; shaded: pointwise {_level(alpha)} intervals).",
+    )
+
+
+def _level_lines(ww: Any, lvl: str) -> list[str]:
+    """Multi-valued treatment: per outcome, the level with the largest average effect and how
+    often each level is an item's best (by point estimate)."""
+    if getattr(ww, "control", None) is None:
+        return []
+    out = []
+    for outcome in ww.design.outcomes:
+        entries = [o for o in ww.outcomes if o.outcome == outcome]
+        if len(entries) < 2:
+            continue
+        top = max(entries, key=lambda o: o.effect)
+        line = (
+            f"{outcome}, which level: {top.level} has the largest average effect vs "
+            f"{ww.control} ({_num(top.effect)}, {lvl} CI {_num(top.effect_ci_lower)} to "
+            f"{_num(top.effect_ci_upper)})"
+        )
+        best = ww.effects.get(f"best_level_{outcome}")
+        if best is not None and ww.design.modifiers:
+            shares = best.value_counts(normalize=True)
+            line += (
+                "; item by item, the best level is "
+                + ", ".join(f"{v} for {100 * p:.0f}%" for v, p in shares.items())
+                + f" of items (point estimates; {ww.control} where no level is estimated above zero)"
+            )
+        out.append(line + ".")
     return out
 
 
@@ -167,12 +237,12 @@ def _targeting_line(o: Any, scale: float, unit: str, lvl: str) -> str:
     everyone = pv.loc[pv["share"].idxmax()]
     if best["share"] >= everyone["share"]:
         text = (
-            f"{o.outcome}, targeting: no top share by predicted effect does better than "
+            f"{o.label}, targeting: no top share by predicted effect does better than "
             f"treating all items ({_num(everyone['value'] * scale)}{unit} per item)"
         )
     else:
         text = (
-            f"{o.outcome}, targeting: treating only the top {100 * best['share']:.0f}% of items "
+            f"{o.label}, targeting: treating only the top {100 * best['share']:.0f}% of items "
             f"by predicted effect changes {o.outcome} by {_num(best['value'] * scale)}{unit} per "
             f"item across all items ({lvl} CI {_num(best['value_ci_lower'] * scale)} to "
             f"{_num(best['value_ci_upper'] * scale)}), against {_num(everyone['value'] * scale)} "
@@ -201,7 +271,7 @@ def _tradeoff_line(ww: Any, lvl: str) -> str:
         return ""
     primary = ww.tradeoffs["primary"]
     parts = [
-        f"{o.outcome} {_num(row[o.outcome])} ({_num(row[o.outcome + '_ci_lower'])} to "
+        f"{o.label} {_num(row[o.outcome])} ({_num(row[o.outcome + '_ci_lower'])} to "
         f"{_num(row[o.outcome + '_ci_upper'])})"
         for o in ww.outcomes
         if o.outcome in row.index
@@ -244,7 +314,7 @@ def _ate_forest(ww: Any) -> str:
         if o.true_effect is not None:
             ax.plot([o.true_effect], [0], "x", color=_RED, ms=9, mew=2)
         ax.axvline(0, color="#444", lw=1, ls="--")
-        ax.set_yticks([0], [o.outcome])
+        ax.set_yticks([0], [o.label])
         ax.set_ylim(-0.6, 0.6)
         lo = min(o.effect_ci_lower, 0.0, o.true_effect if o.true_effect is not None else 0.0)
         hi = max(o.effect_ci_upper, 0.0, o.true_effect if o.true_effect is not None else 0.0)
@@ -273,12 +343,12 @@ def _cate_histograms(ww: Any) -> str:
     for ax in axes.flat[k:]:
         ax.set_visible(False)
     for ax, o in zip(axes.flat, ww.outcomes, strict=False):
-        cate = ww.effects[f"cate_{o.outcome}"].to_numpy(dtype=float)
+        cate = ww.effects[o.cate_column].to_numpy(dtype=float)
         lo, hi = np.quantile(cate, [0.005, 0.995])
         ax.hist(np.clip(cate, lo, hi), bins=40, color="#9cbfe0", edgecolor="white")
         ax.axvline(o.effect, color=_BLUE, lw=2, label="average")
         ax.axvline(0, color="#444", lw=1, ls="--")
-        ax.set_title(o.outcome, fontsize=10)
+        ax.set_title(o.label, fontsize=10)
         ax.set_yticks([])
     fig.tight_layout()
     return svg_figure(
@@ -311,7 +381,7 @@ def _segment_forest(o: Any, alpha: float) -> str:
     ax.axvline(o.effect, color=_BLUE, lw=1, ls=":")
     ax.axvline(0, color="#444", lw=1, ls="--")
     ax.set_yticks(ys, labels)
-    ax.set_xlabel(f"effect on {o.outcome}")
+    ax.set_xlabel(f"effect on {o.label}")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     band = (
@@ -321,7 +391,7 @@ def _segment_forest(o: Any, alpha: float) -> str:
     )
     return svg_figure(
         fig,
-        f"Segment effects on {o.outcome}: thick line the pointwise {_level(alpha)} interval."
+        f"Segment effects on {o.label}: thick line the pointwise {_level(alpha)} interval."
         f"{band} Dotted: the overall average; blue: excludes zero.",
     )
 
@@ -337,7 +407,7 @@ def _targeting_figure(o: Any, alpha: float) -> str:
     ax.plot(pv["share"], pv["value"], "o-", color=_BLUE, ms=3)
     ax.axhline(0, color="#444", lw=1, ls="--")
     ax.set_xlabel("share boosted (highest predicted effect first)")
-    ax.set_ylabel(f"gain in {o.outcome} per item")
+    ax.set_ylabel(f"gain in {o.label} per item")
     ax.set_title("value of boosting the top share", fontsize=10)
     if has_qini:
         ax = axes[0, 1]
@@ -352,7 +422,7 @@ def _targeting_figure(o: Any, alpha: float) -> str:
     fig.tight_layout()
     return svg_figure(
         fig,
-        f"{o.outcome}: left, the average gain per item (over boosting nothing) when the top "
+        f"{o.label}: left, the average gain per item (over boosting nothing) when the top "
         f"share by predicted effect is boosted; right, the gain over boosting a random share of "
         f"the same size. Shaded: {_level(alpha)} intervals; predictions out of fold.",
     )
@@ -459,9 +529,7 @@ def whatworks_sections(ww: Any) -> list[Section]:
     if ww.design.modifiers:
         sections.append(Section("For whom: the effect item by item", _cate_histograms(ww)))
     seg_parts = [
-        f"<h3>{_e(o.outcome)}</h3>{_segment_forest(o, alpha)}"
-        for o in ww.outcomes
-        if len(o.segments)
+        f"<h3>{_e(o.label)}</h3>{_segment_forest(o, alpha)}" for o in ww.outcomes if len(o.segments)
     ]
     if seg_parts:
         sections.append(Section("Segment effects", "".join(seg_parts)))
@@ -484,11 +552,22 @@ def whatworks_sections(ww: Any) -> list[Section]:
         cols = ["share", "n_targeted", "value", "value_ci_lower", "value_ci_upper"]
         cols += [c for c in ("gain_vs_random", "effect_targeted") if c in pv.columns]
         tgt_parts.append(
-            f"<h3>{_e(o.outcome)}</h3>{text}{_targeting_figure(o, alpha)}" + _table(pv[cols])
+            f"<h3>{_e(o.label)}</h3>{text}{_targeting_figure(o, alpha)}" + _table(pv[cols])
         )
     if tgt_parts:
         sections.append(Section("Where a boost pays off: the value of targeting",
                                 "".join(tgt_parts)))  # fmt: skip
+    dose_parts = [
+        f"<h3>{_e(o.label)}</h3><p>{_e(_dose_line(o, ww, _level(alpha)))}</p>"
+        + _dose_figure(o, ww, alpha)
+        + _table(
+            o.extras["dose_response"], ["dose", "effect", "effect_ci_lower", "effect_ci_upper", "n"]
+        )  # fmt: skip
+        for o in ww.outcomes
+        if isinstance(o.extras.get("dose_response"), pd.DataFrame)
+    ]
+    if dose_parts:
+        sections.append(Section("How much boost: the dose–response curve", "".join(dose_parts)))
     fr = ww.tradeoffs.get("frontier")
     if isinstance(fr, pd.DataFrame) and len(fr):
         body = f"<p>{_e(_tradeoff_line(ww, _level(alpha)))}</p>"
@@ -505,20 +584,20 @@ def whatworks_sections(ww: Any) -> list[Section]:
     for o in ww.outcomes:
         if not len(o.drivers):
             continue
-        figs = [_bars(o.drivers, "importance", "feature", f"drives the effect on {o.outcome}")]
+        figs = [_bars(o.drivers, "importance", "feature", f"drives the effect on {o.label}")]
         pred = o.extras.get("predictive_importance")
         if isinstance(pred, pd.DataFrame) and len(pred):
-            figs.append(_bars(pred, "importance", "feature", f"predicts {o.outcome}"))
+            figs.append(_bars(pred, "importance", "feature", f"predicts {o.label}"))
         fid = o.extras.get("drivers_fidelity")
         r2 = o.extras.get("predictive_r2")
         caption = (
             f"Mean |SHAP| with {_level(alpha)} bands. Effect surrogate fidelity R² "
             f"{_num(fid, 3, sign=False) if fid is not None else '—'}; the modifiers predict "
-            f"{o.outcome} with held-out R² {_num(r2, 2, sign=False) if r2 is not None else '—'}."
+            f"{o.label} with held-out R² {_num(r2, 2, sign=False) if r2 is not None else '—'}."
         )
         text = o.extras.get("drivers_text", "")
         drv_parts.append(
-            f"<h3>{_e(o.outcome)}</h3>"
+            f"<h3>{_e(o.label)}</h3>"
             + (f"<p>{_e(text)}</p>" if text else "")
             + "<div class='row'>"
             + "".join(svg_figure(f) for f in figs)
@@ -533,7 +612,9 @@ def whatworks_sections(ww: Any) -> list[Section]:
                 "predictor of saves need not change what a boost does.</p>" + "".join(drv_parts),
             )
         )
-    rob_parts = [_robustness_html(o, alpha, first=i == 0) for i, o in enumerate(ww.outcomes)]
+    # overlap and balance belong to the treatment (per level vs control), not the outcome
+    first_outcome = ww.outcomes[0].outcome if ww.outcomes else None
+    rob_parts = [_robustness_html(o, alpha, first=o.outcome == first_outcome) for o in ww.outcomes]
     rob_parts = [p for p in rob_parts if p]
     if rob_parts:
         sections.append(Section("Robustness, sensitivity and overlap", "".join(rob_parts)))
@@ -577,7 +658,7 @@ def _overlap_figure(o: Any) -> str:
     ax.set_yticks([])
     ax.legend(fontsize=8, title="arm", title_fontsize=8)
     fig.tight_layout()
-    return svg_figure(fig, f"{o.outcome}: propensity per arm; dashed: the trimming bounds.")
+    return svg_figure(fig, f"{o.label}: propensity per arm; dashed: the trimming bounds.")
 
 
 def _robustness_html(o: Any, alpha: float, *, first: bool) -> str:
@@ -623,7 +704,7 @@ def _robustness_html(o: Any, alpha: float, *, first: bool) -> str:
             bits.append(_table(top.head(8), ["covariate", "smd_before", "smd_after"]))
     if not bits:
         return ""
-    return f"<h3>{_e(o.outcome)}</h3>" + "".join(bits)
+    return f"<h3>{_e(o.label)}</h3>" + "".join(bits)
 
 
 def _methods(ww: Any) -> str:
@@ -649,7 +730,7 @@ def _methods(ww: Any) -> str:
         + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in roles)
         + "</tbody></table>",
         "<h3>Estimator and why</h3><ul>"
-        + "".join(f"<li>{_e(o.outcome)}: {_e(o.why)}</li>" for o in ww.outcomes)
+        + "".join(f"<li>{_e(o.label)}: {_e(o.why)}</li>" for o in ww.outcomes)
         + "</ul>",
         "<p>The average effects are doubly robust (AIPW on cross-fitted nuisances; for a "
         "continuous treatment the partially linear DML coefficient), with influence-function "
@@ -657,7 +738,7 @@ def _methods(ww: Any) -> str:
     ]
     for o in ww.outcomes:
         if len(o.candidates):
-            parts.append(f"<h3>Candidates for {_e(o.outcome)}</h3>" + _table(o.candidates))
+            parts.append(f"<h3>Candidates for {_e(o.label)}</h3>" + _table(o.candidates))
     absent = m.get("absent") or {}
     if absent:
         parts.append(

@@ -4,7 +4,8 @@ Keys (DESIGN.md): ``unit``, ``treatment``, ``outcomes``, ``modifiers``, ``confou
 optional ``segments``, ``attributes`` (content attributes, each taken in turn as the
 treatment), ``estimator`` (``auto`` default), ``graph`` (DOT text or a path to a .dot/.gv file),
 ``seed``. Also accepted: ``cluster``, ``weight``, ``time`` and ``treatment_kind`` (the other
-:class:`~causal.data.Design` roles), ``alpha`` (0.05), and for weighing outcomes against each
+:class:`~causal.data.Design` roles), ``control`` (the control level of a multi-valued
+treatment, e.g. ``none``), ``alpha`` (0.05), and for weighing outcomes against each
 other ``primary`` (the outcome to raise) and ``guardrails`` (outcome: largest acceptable rise).
 
 The config is checked completely before any data is read: an unknown key names the closest
@@ -48,6 +49,7 @@ _KEYS = (
     "treatment_kind",
     "primary",
     "guardrails",
+    "control",
 )
 
 
@@ -205,6 +207,14 @@ def parse_whatworks_config(
             "The config key 'guardrails' must map outcomes to margins, e.g. "
             f"guardrails: {{hides: 0.0}}. Got {guardrails!r} instead."
         )
+    control = cfg.get("control")
+    if control is not None and (
+        isinstance(control, bool) or not isinstance(control, str | int | float)
+    ):
+        raise ConfigError(
+            "The config key 'control' must be one level of the treatment column (text or a "
+            f"number), e.g. control: none. Got {_type_name(control)} ({control!r}) instead."
+        )
     base = Path(base_dir) if base_dir is not None else None
     options = {
         "attributes": _columns(cfg, "attributes", False),
@@ -215,4 +225,6 @@ def parse_whatworks_config(
         "seed": seed,
         "alpha": float(alpha),
     }
+    if control is not None:
+        options["control"] = control
     return WhatWorksConfig(design=design, options=options)

@@ -19,10 +19,24 @@ import pandas as pd
 
 from causal.data import Design
 
-__all__ = ["ATE_FIELDS", "OutcomeEffect", "WhatWorks"]
+__all__ = ["ATE_FIELDS", "OutcomeEffect", "WhatWorks", "cate_column"]
 
 #: The fields of an average effect in ``summary.json`` (DESIGN.md).
 ATE_FIELDS: tuple[str, ...] = ("effect", "effect_ci_lower", "effect_ci_upper", "se", "pvalue")
+
+
+def cate_column(outcome: str, level: Any = None) -> str:
+    """The ``effects.parquet`` column of the per-item effect on ``outcome``: ``cate_<outcome>``
+    (binary or continuous treatment, DESIGN.md), or ``cate_<outcome>[<level>]`` for one level
+    of a multi-valued treatment vs its control (brackets: unambiguous even when outcome or
+    level contain underscores). Interval columns append ``_ci_lower`` / ``_ci_upper``.
+
+    Examples
+    --------
+    >>> cate_column("saves"), cate_column("saves", "large")
+    ('cate_saves', 'cate_saves[large]')
+    """
+    return f"cate_{outcome}" if level is None else f"cate_{outcome}[{level}]"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -65,6 +79,10 @@ class OutcomeEffect:
         Further results keyed by section (targeting, predictive importance, ...).
     true_effect : float or None
         The true average effect when the data were simulated (``true_cate_<outcome>``).
+    level : optional
+        Multi-valued treatment: the level compared with the control (None otherwise).
+    contrast : str or None
+        Multi-valued treatment: ``"<level> vs <control>"`` (None otherwise).
     """
 
     outcome: str
@@ -88,6 +106,20 @@ class OutcomeEffect:
     overlap: Mapping[str, Any] = field(default_factory=dict)
     extras: Mapping[str, Any] = field(default_factory=dict)
     true_effect: float | None = None
+    level: Any = None
+    contrast: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The outcome, with the contrast for a multi-valued treatment (``saves: large vs
+        none``): the name shown in reports."""
+        return self.outcome if self.contrast is None else f"{self.outcome}: {self.contrast}"
+
+    @property
+    def cate_column(self) -> str:
+        """This effect's column in :attr:`WhatWorks.effects` (``cate_<outcome>``, or
+        ``cate_<outcome>[<level>]`` for a level of a multi-valued treatment)."""
+        return cate_column(self.outcome, self.level if self.contrast is not None else None)
 
     @property
     def covers_truth(self) -> bool | None:
@@ -96,8 +128,12 @@ class OutcomeEffect:
             return None
         return bool(self.effect_ci_lower <= self.true_effect <= self.effect_ci_upper)
 
-    def ate_dict(self) -> dict[str, float]:
-        return {k: float(getattr(self, k)) for k in ATE_FIELDS}
+    def ate_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: float(getattr(self, k)) for k in ATE_FIELDS}
+        if self.contrast is not None:
+            out["level"] = self.level
+            out["contrast"] = self.contrast
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The ``summary.json`` entry of this outcome (DESIGN.md keys first)."""
@@ -113,6 +149,9 @@ class OutcomeEffect:
             for extra in ("band_lower", "band_upper", "true_effect"):
                 if extra in row:
                     seg[extra] = row[extra]
+            if self.contrast is not None:
+                seg["level"] = self.level
+                seg["contrast"] = self.contrast
             segments.append(seg)
         out: dict[str, Any] = {
             "estimator": self.estimator,
@@ -123,6 +162,9 @@ class OutcomeEffect:
             "sensitivity": dict(self.sensitivity),
             "overlap": dict(self.overlap),
         }
+        if self.contrast is not None:
+            out["level"] = self.level
+            out["contrast"] = self.contrast
         out["why"] = self.why
         out["control_mean"] = self.control_mean
         out["outcome_kind"] = self.outcome_kind
@@ -146,12 +188,20 @@ class WhatWorks:
     design : Design
     n : int
         Rows analysed.
-    treatment_kind : {"binary", "continuous"}
+    treatment_kind : {"binary", "multi", "continuous"}
     outcomes : tuple of OutcomeEffect
-        In ``design.outcomes`` order.
+        In ``design.outcomes`` order. A multi-valued treatment has one entry per outcome and
+        level (each level vs the control; ``level`` and ``contrast`` set), levels in the
+        treatment's order: ``ww["saves", "large"]`` picks one, ``ww["saves"]`` the first.
     effects : pandas.DataFrame, shape (n, 1 + 3 * n_outcomes)
         The unit column, then ``cate_<o>``, ``cate_<o>_ci_lower``, ``cate_<o>_ci_upper``
-        per outcome, one row per input row in input order (``effects.parquet``).
+        per outcome, one row per input row in input order (``effects.parquet``). A
+        multi-valued treatment has ``cate_<o>[<level>]`` (and its ``_ci_lower``/``_ci_upper``)
+        per level instead, and ``best_level_<o>``: the level with the largest estimated
+        effect for the item, or the control when none is above zero (a point-estimate
+        ranking, not a tested decision; the targeting tables value each level vs control).
+    control : optional
+        The control level of a multi-valued treatment (None otherwise).
     attribution : pandas.DataFrame
         The attribution table (attribute, outcome, effect, intervals, p-values, robustness
         value); empty without ``attributes``.
@@ -185,15 +235,22 @@ class WhatWorks:
     graph: Mapping[str, Any] = field(default_factory=dict)
     methods: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    control: Any = None
 
-    def __getitem__(self, outcome: str) -> OutcomeEffect:
+    def __getitem__(self, key: str | tuple[str, Any]) -> OutcomeEffect:
+        outcome, level = key if isinstance(key, tuple) else (key, None)
         for o in self.outcomes:
-            if o.outcome == outcome:
+            if o.outcome == outcome and (level is None or str(o.level) == str(level)):
                 return o
-        raise KeyError(f"{outcome!r} is not an outcome of this analysis: {self.design.outcomes}")
+        levels = sorted({str(o.level) for o in self.outcomes if o.level is not None})
+        raise KeyError(
+            f"{key!r} is not an effect of this analysis: outcomes {list(self.design.outcomes)}"
+            + (f", levels {levels}" if levels else "")
+        )
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per outcome: the average effect, its interval and the estimator."""
+        """One row per outcome (per outcome and level for a multi-valued treatment): the
+        average effect, its interval and the estimator."""
         rows = []
         for o in self.outcomes:
             row = {"outcome": o.outcome, **o.ate_dict(), "estimator": o.estimator}
@@ -205,13 +262,26 @@ class WhatWorks:
 
     def to_dict(self) -> dict[str, Any]:
         """``summary.json``: the DESIGN.md keys first, then extra keys."""
+        entries: dict[str, dict[str, Any]] = {}
+        for o in self.outcomes:
+            d = o.to_dict()
+            if o.contrast is None:
+                entries[o.outcome] = d
+                continue
+            # multi-valued: the DESIGN.md keys hold the first level vs control (its ``ate``
+            # says which contrast); "contrasts" lists every level, each in the same shape
+            first = entries.setdefault(o.outcome, {**d, "contrasts": []})
+            first["contrasts"].append(d)
         out: dict[str, Any] = {
-            "outcomes": {o.outcome: o.to_dict() for o in self.outcomes},
+            "outcomes": entries,
             "attribution": self.attribution.to_dict(orient="records"),
             "design": self.design.to_dict(),
             "n": int(self.n),
         }
         out["treatment_kind"] = self.treatment_kind
+        if self.control is not None:
+            out["control"] = self.control
+            out["levels"] = list(dict.fromkeys(o.level for o in self.outcomes))
         out["findings"] = self.findings()
         if self.tradeoffs:
             out["tradeoffs"] = {

@@ -30,7 +30,7 @@ from causal._errors import ConfigError
 from causal.data import Design, ValidatedData, missing_column_error, open_table, validate
 from causal.data._readers import Source
 from causal.workflows._config import ESTIMATORS
-from causal.workflows._results import OutcomeEffect, WhatWorks
+from causal.workflows._results import OutcomeEffect, WhatWorks, cate_column
 
 __all__ = ["what_works"]
 
@@ -91,7 +91,9 @@ def _progress(total: int, enabled: bool) -> Iterator[_Progress]:
 
 
 def _truth_columns(columns: Sequence[str], outcomes: Sequence[str]) -> list[str]:
-    return [f"true_cate_{o}" for o in outcomes if f"true_cate_{o}" in columns]
+    """Simulation truth: ``true_cate_<o>``, or ``true_cate_<o>[<level>]`` per level."""
+    return [c for c in columns for o in outcomes
+            if c == f"true_cate_{o}" or (c.startswith(f"true_cate_{o}[") and c.endswith("]"))]  # fmt: skip
 
 
 def _load(
@@ -137,12 +139,56 @@ def _outcome_kind(y: np.ndarray) -> str:
     return "continuous"
 
 
-def _model(estimator: str, seed: int, n_jobs: int | None) -> Any:
+def _model(estimator: str, seed: int, n_jobs: int | None, control: Any = None) -> Any:
     import estimators
 
+    extra = {} if control is None else {"control": control}
     if estimator == "auto":
-        return estimators.AutoCate(random_state=seed, n_jobs=n_jobs)
-    return getattr(estimators, estimator)(random_state=seed, n_jobs=n_jobs)
+        return estimators.AutoCate(random_state=seed, n_jobs=n_jobs, **extra)
+    return getattr(estimators, estimator)(random_state=seed, n_jobs=n_jobs, **extra)
+
+
+def _control_level(v: ValidatedData, control: Any) -> Any:
+    """The control level of a multi-valued treatment (None for binary/continuous)."""
+    col = v.design.treatment
+    if v.treatment_kind != "multi":
+        if control is not None and not (
+            v.treatment_kind == "binary" and str(control) in ("0", "0.0")
+        ):
+            raise ConfigError(
+                f"The 'control' parameter names the control level of a multi-valued treatment; "
+                f"'{col}' is {v.treatment_kind} (a 0/1 treatment's control is 0). Remove "
+                f"'control' (got {control!r})."
+            )
+        return None
+    levels = list(v.treatment_levels)
+    shown = ", ".join(repr(x) for x in levels[:8]) + (" ..." if len(levels) > 8 else "")
+    if control is None:
+        for default in (0, "control", "none"):
+            if default in levels:
+                return default
+        raise ConfigError(
+            f"The treatment column '{col}' has {len(levels)} levels ({shown}); say which is "
+            "the control with control=<level> (config key 'control'), e.g. the level of "
+            "unboosted items. Each other level is then compared with it."
+        )
+    for lv in levels:
+        if lv == control or str(lv) == str(control):
+            return lv
+    raise ConfigError(
+        f"The control level {control!r} is not a value of the treatment column '{col}'; its "
+        f"levels are {shown}. Set 'control' to one of them."
+    )
+
+
+def _treatment_values(v: ValidatedData) -> np.ndarray:
+    """The treatment as fitted: 0/1 or doses, or the level labels of a multi-valued one."""
+    if v.treatment_kind != "multi":
+        return np.asarray(v.t)
+    levels = list(v.treatment_levels)
+    if all(isinstance(x, int | float) and not isinstance(x, bool) for x in levels):
+        return np.asarray(levels, dtype=float)[np.asarray(v.t)]
+    return np.asarray([str(x) for x in levels], dtype=object)[np.asarray(v.t)]
 
 
 def _why(estimator: str, model: Any) -> str:
@@ -200,6 +246,16 @@ def _weighted_mean(a: np.ndarray, w: np.ndarray | None) -> float:
     return float(np.average(a, weights=w)) if w is not None and w.sum() > 0 else float(a.mean())
 
 
+def _quantiles(a: np.ndarray, w: np.ndarray | None) -> dict[str, float]:
+    """QUANTILES of the per-item effect; weighted (inverted weighted CDF) under a weight."""
+    if w is None:
+        return {f"p{int(q * 100)}": float(np.quantile(a, q)) for q in QUANTILES}
+    order = np.argsort(a, kind="stable")
+    cum = np.cumsum(w[order]) / np.sum(w)
+    idx = np.minimum(np.searchsorted(cum, QUANTILES, side="left"), a.size - 1)
+    return {f"p{int(q * 100)}": float(a[order][i]) for q, i in zip(QUANTILES, idx, strict=True)}
+
+
 def _fit(
     v: ValidatedData,
     X: pd.DataFrame | None,
@@ -210,28 +266,35 @@ def _fit(
     alpha: float,
     n_jobs: int | None,
     notes: list[str],
+    control: Any = None,
+    arm: Any = None,
+    model: Any = None,
 ) -> tuple[Any, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """One model for all outcomes (the nuisances, propensity included, are fitted once):
-    the model, Y as fitted, and the per-item effects and interval bounds, each (n, d)."""
+    the model, Y as fitted, and the per-item effects and interval bounds, each (n, d), of
+    ``arm`` vs the control (multi-valued treatments; None otherwise). A fitted ``model`` is
+    reused (the other levels of a multi-valued treatment)."""
     outcomes = list(v.design.outcomes)
     Y = pd.DataFrame({o: np.asarray(v.y[o]) for o in outcomes})
-    model = _model(estimator, seed, n_jobs)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.fit(Y, np.asarray(v.t), X=X, W=W, sample_weight=v.weight, groups=v.cluster)
-    for w in caught:
-        if "overlap" in str(w.message).lower():
-            notes.append(str(w.message))
+    if model is None:
+        model = _model(estimator, seed, n_jobs, control)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(Y, _treatment_values(v), X=X, W=W, sample_weight=v.weight,
+                      groups=v.cluster)  # fmt: skip
+        for w in caught:
+            if "overlap" in str(w.message).lower():
+                notes.append(str(w.message))
     n, d = v.n, len(outcomes)
     if X is None:
-        ates = [model.ate_inference(alpha=alpha, outcome=o) for o in outcomes]
+        ates = [model.ate_inference(alpha=alpha, outcome=o, T1=arm) for o in outcomes]
         cate = np.tile([a.effect for a in ates], (n, 1))
         lo = np.tile([a.effect_ci_lower for a in ates], (n, 1))
         hi = np.tile([a.effect_ci_upper for a in ates], (n, 1))
         return model, Y, cate, lo, hi
-    cate = np.asarray(model.effect(X), dtype=float).reshape(n, d)
+    cate = np.asarray(model.effect(X, T1=arm), dtype=float).reshape(n, d)
     try:
-        lo_, hi_ = model.effect_interval(X, alpha=alpha)
+        lo_, hi_ = model.effect_interval(X, alpha=alpha, T1=arm)
         lo = np.asarray(lo_, dtype=float).reshape(n, d)
         hi = np.asarray(hi_, dtype=float).reshape(n, d)
     except NotImplementedError as exc:
@@ -262,26 +325,33 @@ def _outcome_result(
     seed: int,
     alpha: float,
     notes: list[str],
+    arm: Any = None,
+    control: Any = None,
 ) -> OutcomeEffect:
     y = np.asarray(v.y[outcome])
-    ate = model.ate_inference(alpha=alpha, outcome=outcome)
+    ate = model.ate_inference(alpha=alpha, outcome=outcome, T1=arm)
     weight = None if v.weight is None else np.asarray(v.weight)
-    if v.treatment_kind == "binary":
-        control = np.asarray(v.t) == 0
-        control_mean = _weighted_mean(y[control], None if weight is None else weight[control])
+    if v.treatment_kind in ("binary", "multi"):
+        code = 0 if v.treatment_kind == "binary" else list(v.treatment_levels).index(control)
+        untreated = np.asarray(v.t) == code
+        control_mean = _weighted_mean(y[untreated], None if weight is None else weight[untreated])
     else:
         control_mean = float("nan")
     with np.errstate(invalid="ignore"):
-        share_pos = float(np.mean(lo > 0)) if np.isfinite(lo).all() else float("nan")
-        share_neg = float(np.mean(hi < 0)) if np.isfinite(hi).all() else float("nan")
+        share_pos = _weighted_mean((lo > 0).astype(float), weight) if np.isfinite(lo).all() \
+            else float("nan")  # fmt: skip
+        share_neg = _weighted_mean((hi < 0).astype(float), weight) if np.isfinite(hi).all() \
+            else float("nan")  # fmt: skip
     segments, extras = pd.DataFrame(), {}
-    if v.treatment_kind == "binary" and v.design.modifiers:
+    truth_col = "true_" + cate_column(outcome, arm)
+    if v.treatment_kind in ("binary", "multi") and v.design.modifiers:
         segments, extras = _evaluation(
-            model, outcome, Y, v, df, alpha=alpha, seed=seed, notes=notes
-        )
+            model, outcome, Y, v, df, alpha=alpha, seed=seed, notes=notes, arm=arm,
+            truth_col=truth_col,
+        )  # fmt: skip
     truth = None
-    if f"true_cate_{outcome}" in df.columns:
-        truth = _weighted_mean(df[f"true_cate_{outcome}"].to_numpy(dtype=float), weight)
+    if truth_col in df.columns:
+        truth = _weighted_mean(df[truth_col].to_numpy(dtype=float), weight)
     table = getattr(model, "score_table_", None)
     selected = getattr(model, "selected_", None) if estimator == "auto" else estimator
     if selected == "ensemble":
@@ -299,12 +369,14 @@ def _outcome_result(
         control_mean=control_mean,
         outcome_kind=_outcome_kind(y),
         candidates=pd.DataFrame() if table is None else table.reset_index(drop=True),
-        cate_quantiles={f"p{int(q * 100)}": float(np.quantile(cate, q)) for q in QUANTILES},
+        cate_quantiles=_quantiles(cate, weight),
         share_positive=share_pos,
         share_negative=share_neg,
         segments=segments,
         extras=extras,
         true_effect=truth,
+        level=arm,
+        contrast=None if arm is None else f"{arm} vs {control}",
     )
 
 
@@ -356,15 +428,24 @@ def _evaluation(
     alpha: float,
     seed: int,
     notes: list[str],
+    arm: Any = None,
+    truth_col: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Segment effects (GATE with a simultaneous band), calibration, Qini/RATE and the value
-    of boosting the top share, from :func:`estimators.evaluate` on the fitted nuisances."""
+    of boosting the top share, from :func:`estimators.evaluate` on the fitted nuisances
+    (of ``arm`` vs the control for a multi-valued treatment). Under the design's ``weight``
+    the segment and targeting tables are weighted (:mod:`causal.workflows._weighted`)."""
     import estimators
 
     labels = _segment_labels(v) if v.segments.shape[1] else None
+    truth_col = truth_col or f"true_cate_{outcome}"
+    if v.weight is not None:
+        return _weighted_evaluation(
+            model, outcome, v, df, labels, alpha=alpha, seed=seed, arm=arm, truth_col=truth_col
+        )
     ev = estimators.evaluate(
-        model, Y, np.asarray(v.t), segments=labels, alpha=alpha, random_state=seed,
-        outcome=outcome,
+        model, Y, _treatment_values(v), segments=labels, alpha=alpha, random_state=seed,
+        outcome=outcome, T1=arm,
     )  # fmt: skip
     gate = ev.gate
     segments = pd.DataFrame()
@@ -373,7 +454,6 @@ def _evaluation(
                 "band_lower", "band_upper"]  # fmt: skip
         segments = gate[["column", "value", *keep]].rename(columns={"column": "segment"})
         segments = segments.reset_index(drop=True)
-        truth_col = f"true_cate_{outcome}"
         if truth_col in df.columns:
             truth = df[truth_col].to_numpy(dtype=float)
             segments["true_effect"] = [
@@ -391,6 +471,62 @@ def _evaluation(
             extras[key] = frame.reset_index(drop=True)
     extras["evaluation_source"] = ev.cate_source
     notes.extend(f"{outcome}: {n}" for n in ev.notes)
+    return segments, extras
+
+
+def _weighted_evaluation(
+    model: Any,
+    outcome: str,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    labels: pd.DataFrame | None,
+    *,
+    alpha: float,
+    seed: int,
+    arm: Any,
+    truth_col: str,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Weighted segment effects and targeting values from the model's doubly-robust scores
+    and out-of-fold CATE (the unweighted calibration and RATE tables are not shown)."""
+    from causal.workflows._weighted import weighted_gate, weighted_targeting
+    from estimators._evaluate import DEFAULT_SHARES, dr_scores, honest_cate
+
+    ctx = model._fitted()
+    j = list(v.design.outcomes).index(outcome)
+    arms = list(ctx.data.levels[1:])
+    a = 0 if arm is None else next(i for i, x in enumerate(arms) if x == arm or str(x) == str(arm))
+    scores = dr_scores(ctx, j, a)
+    w = np.asarray(v.weight, dtype=float)
+    rng = np.random.default_rng(seed)
+    segments = pd.DataFrame()
+    extras: dict[str, Any] = {}
+    if labels is not None:
+        segments, crit = weighted_gate(scores, labels, w, groups=v.cluster, alpha=alpha, rng=rng)
+        extras["band_critical_value"] = crit
+        if truth_col in df.columns:
+            truth = df[truth_col].to_numpy(dtype=float)
+            segments["true_effect"] = [
+                _weighted_mean(truth[m], w[m])
+                for m in (
+                    labels[c].to_numpy() == str(val)
+                    for c, val in zip(segments["segment"], segments["value"], strict=True)
+                )
+            ]
+    if ctx.data.X is not None:
+        tau = honest_cate(model, ctx, ctx.nuis.folds, j, a)
+        if float(np.ptp(tau)) > 0:
+            pv = weighted_targeting(scores, tau, w, shares=DEFAULT_SHARES, groups=v.cluster,
+                                    alpha=alpha, rng=rng)  # fmt: skip
+            extras["targeting"] = pv
+            extras["qini"] = pd.DataFrame({
+                "share": pv["share"], "n_targeted": pv["n_targeted"],
+                "qini": pv["gain_vs_random"], "qini_ci_lower": pv["gain_vs_random_ci_lower"],
+                "qini_ci_upper": pv["gain_vs_random_ci_upper"],
+            })  # fmt: skip
+    extras["evaluation_source"] = (
+        f"weighted by '{v.design.weight}': doubly-robust scores and out-of-fold CATE "
+        "(nuisance folds, one split); calibration and RATE not shown (unweighted only)"
+    )
     return segments, extras
 
 
@@ -448,12 +584,14 @@ def _graph_step(
 
 
 def _robustness(
-    model: Any, outcome: str, *, alpha: float, seed: int, n_simulations: int
+    model: Any, outcome: str, *, alpha: float, seed: int, n_simulations: int, arm: Any = None
 ) -> dict[str, Any]:
     """Refutations, sensitivity, overlap and balance (:func:`causal.graph.robustness`)."""
     from causal.graph import robustness
 
-    rob = robustness(model, outcome=outcome, n_simulations=n_simulations, alpha=alpha, seed=seed)
+    rob = robustness(
+        model, outcome=outcome, n_simulations=n_simulations, alpha=alpha, seed=seed, T1=arm
+    )
     d = rob.to_dict()
     return {
         "refutations": pd.DataFrame(d["refutations"], columns=["name", "passed", "detail"]),
@@ -473,6 +611,7 @@ def _drivers(
     seed: int,
     n_jobs: int | None,
     notes: list[str],
+    arm: Any = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Drivers of the effect (SHAP of the CATE) beside predictive importance (SHAP of the
     outcome model), from :func:`causal.explain.compare`."""
@@ -481,7 +620,14 @@ def _drivers(
 
     try:
         cmp = compare(
-            model, X, Y, outcome=outcome, random_state=seed, n_jobs=n_jobs, progress=False
+            model,
+            X,
+            Y,
+            outcome=outcome,
+            random_state=seed,
+            n_jobs=n_jobs,
+            progress=False,
+            T1=arm,
         )
     except LowFidelityError as exc:
         notes.append(f"{outcome}: drivers not shown — {exc}")
@@ -506,6 +652,119 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _dose_response(
+    v: ValidatedData,
+    X: pd.DataFrame | None,
+    W: pd.DataFrame | None,
+    outcome: str,
+    *,
+    alpha: float,
+    seed: int,
+    notes: list[str],
+) -> dict[str, Any]:
+    """The average dose–response curve of a continuous treatment
+    (:func:`estimators.dose_response`: doubly-robust, cross-fitted, pointwise intervals) and
+    its slope summary: the change from the lowest to the highest reported dose (the 5th and
+    95th percentiles), and that change per unit of dose (the average slope over the range)."""
+    import estimators
+
+    cov = [f for f in (X, W) if f is not None]
+    both = pd.concat(cov, axis=1) if cov else None
+    dr = estimators.dose_response(
+        np.asarray(v.y[outcome], dtype=float), np.asarray(v.t, dtype=float), X=both,
+        groups=v.cluster, alpha=alpha, random_state=seed,
+    )  # fmt: skip
+    curve = dr.curve[dr.curve["segment"] == "all"].drop(columns="segment")
+    curve = curve.reset_index(drop=True)
+    notes.extend(f"{outcome}: {n}" for n in dr.notes)
+    top = curve.iloc[-1]
+    span = float(top["dose"] - curve["dose"].iloc[0])
+    summary = {
+        "reference": float(dr.reference),
+        "dose_high": float(top["dose"]),
+        "effect": float(top["effect"]),
+        "effect_ci_lower": float(top["effect_ci_lower"]),
+        "effect_ci_upper": float(top["effect_ci_upper"]),
+        "se": float(top["se"]),
+        "slope": float(top["effect"]) / span,
+        "slope_ci_lower": float(top["effect_ci_lower"]) / span,
+        "slope_ci_upper": float(top["effect_ci_upper"]) / span,
+        "share_capped": float(dr.share_capped),
+    }
+    return {"dose_response": curve, "dose_response_summary": summary}
+
+
+def _best_level(cates: list[np.ndarray], arms: list[Any], control: Any) -> np.ndarray:
+    """Per item, the level with the largest estimated effect vs control; the control when no
+    level's effect is above zero (ties: the first level in the treatment's order)."""
+    stack = np.column_stack(cates)
+    best = np.argmax(stack, axis=1)
+    labels = np.asarray([str(a) for a in arms], dtype=object)[best]
+    return np.where(stack.max(axis=1) > 0, labels, str(control)).astype(object)
+
+
+def _one_effect(
+    outcome: str,
+    j: int,
+    arm: Any,
+    model: Any,
+    Y: pd.DataFrame,
+    v: ValidatedData,
+    df: pd.DataFrame,
+    X: pd.DataFrame | None,
+    cate: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    bar: _Progress,
+    timings: dict[str, float],
+    effects: pd.DataFrame,
+    estimator: str,
+    seed: int,
+    alpha: float,
+    n_jobs: int | None,
+    n_simulations: int,
+    control: Any,
+    notes: list[str],
+) -> OutcomeEffect:
+    """Everything for one outcome (and one level of a multi-valued treatment)."""
+    name = outcome if arm is None else f"{outcome} [{arm} vs {control}]"
+    col = cate_column(outcome, arm)
+    bar.step(f"{name}: segments, calibration, targeting")
+    t0 = time.perf_counter()
+    effects[col] = cate[:, j]
+    effects[f"{col}_ci_lower"] = lo[:, j]
+    effects[f"{col}_ci_upper"] = hi[:, j]
+    res = _outcome_result(
+        outcome, model, Y, v, df, cate[:, j], lo[:, j], hi[:, j], estimator=estimator,
+        seed=seed, alpha=alpha, notes=notes, arm=arm, control=control,
+    )  # fmt: skip
+    timings[f"evaluate {name}"] = time.perf_counter() - t0
+    bar.done()
+    bar.step(f"{name}: refutations, sensitivity, overlap")
+    t0 = time.perf_counter()
+    rob = _robustness(model, outcome, alpha=alpha, seed=seed, n_simulations=n_simulations,
+                      arm=arm)  # fmt: skip
+    res = dataclasses.replace(
+        res,
+        refutations=rob["refutations"],
+        sensitivity=rob["sensitivity"],
+        overlap=rob["overlap"],
+        extras={**res.extras, "balance": rob["balance"]},
+    )
+    timings[f"robustness {name}"] = time.perf_counter() - t0
+    bar.done()
+    if X is not None:
+        bar.step(f"{name}: drivers of the effect (SHAP)")
+        t0 = time.perf_counter()
+        drivers, dx = _drivers(model, X, Y, outcome, alpha=alpha, seed=seed, n_jobs=n_jobs,
+                               notes=notes, arm=arm)  # fmt: skip
+        res = dataclasses.replace(res, drivers=drivers, extras={**res.extras, **dx})
+        timings[f"drivers {name}"] = time.perf_counter() - t0
+        bar.done()
+    return res
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
@@ -524,6 +783,7 @@ def what_works(
     progress: bool = True,
     n_jobs: int | None = None,
     n_simulations: int = 50,
+    control: Any = None,
 ) -> WhatWorks:
     """What works: the effect of the treatment on every outcome, for whom, why, how sure.
 
@@ -533,8 +793,12 @@ def what_works(
         One row per unit: a DataFrame (never modified), a .parquet/.csv path, or a table
         name in ``connection`` (DuckDB).
     design : Design
-        Column roles. ``weight`` weights every estimate; ``cluster`` keeps clusters whole in
-        cross-fitting and makes the intervals cluster-robust; ``segments`` are reported.
+        Column roles. ``weight`` weights every average reported (effects, segment effects,
+        targeting values, shares; the calibration and RATE tables of
+        :func:`estimators.evaluate` take no weights and are not shown under a weight);
+        ``cluster`` keeps clusters whole in cross-fitting and makes the intervals
+        cluster-robust; ``segments`` are reported. The treatment may be binary (0/1),
+        multi-valued (levels such as none/small/large; see ``control``) or continuous.
     attributes : list of str
         Content attributes, each taken in turn as the treatment (the attribution table).
     graph : str, optional
@@ -564,6 +828,13 @@ def what_works(
     n_simulations : int
         Permutations / subsets / resamples of each no-refit refuter (placebo treatment, data
         subset, bootstrap); random common cause and dummy outcome share one nuisance refit.
+    control : optional
+        The control level of a multi-valued treatment (default: ``0``, ``"control"`` or
+        ``"none"`` when one is a level; otherwise required). Every other level gets its own
+        effect vs the control per outcome — average, per item (``cate_<o>[<level>]``),
+        segments, targeting (boosting the top share *with that level*), drivers and
+        robustness — and ``best_level_<o>`` names each item's level with the largest
+        estimated effect (the control when none is above zero).
 
     Returns
     -------
@@ -578,6 +849,15 @@ def what_works(
     ...                   confounders=["creator_followers", "prior_impressions"])
     >>> ww = causal.what_works(df, d, progress=False)  # doctest: +SKIP
     >>> ww.report("what_works.html")  # doctest: +SKIP
+
+    A boost tier with levels none / small / large, each compared with none:
+
+    >>> df["tier"] = df["boosted"].map({0: "none", 1: "small"})  # doctest: +SKIP
+    >>> df.loc[df["quality_score"] > 0.7, "tier"] = "large"  # doctest: +SKIP
+    >>> d3 = causal.Design(unit="pin_id", treatment="tier", outcomes=["saves"],
+    ...                    modifiers=["quality_score"], confounders=["creator_followers"])
+    >>> ww3 = causal.what_works(df, d3, control="none", progress=False)  # doctest: +SKIP
+    >>> ww3["saves", "large"].effect  # doctest: +SKIP
     """
     if not isinstance(design, Design):
         raise ConfigError(f"The 'design' parameter must be a Design. Got {type(design).__name__}.")
@@ -613,14 +893,11 @@ def what_works(
     t_start = time.perf_counter()
     df, source = _load(data, design, attributes, connection)
     v = validate(df, design)
-    if v.treatment_kind == "multi":
-        raise ConfigError(
-            f"The treatment column '{design.treatment}' has {len(v.treatment_levels)} levels "
-            f"({', '.join(map(str, v.treatment_levels[:6]))}); what_works handles a binary "
-            "(0/1) or a continuous treatment. Compare one level with the control at a time "
-            f"(e.g. (df['{design.treatment}'] == <level>).astype(int) on the rows of that level "
-            "and the control), or pass treatment_kind='continuous' for an ordered intensity."
-        )
+    control = _control_level(v, control)
+    # the levels compared with the control (None: the one 0/1 or per-unit-dose contrast)
+    arms: list[Any] = [None]
+    if control is not None:
+        arms = [lv for lv in v.treatment_levels if lv != control]
     notes: list[str] = list(v.warnings)
     graph_record, model_design = _graph_step(graph, design, df, notes)
     if model_design is not design:
@@ -633,64 +910,65 @@ def what_works(
 
     tradeoffs: dict[str, Any] = {}
     multi = v.treatment_kind == "binary" and len(design.outcomes) > 1 and X is not None
-    per_outcome = 2 + int(X is not None)
+    # estimators.tradeoff and causal.graph.attribution take no sample weights: under a weight
+    # they are not computed (named in methods["absent"]) rather than reported unweighted
+    unweighted_only = design.weight is not None
+    if unweighted_only:
+        if multi:
+            absent["Trade-offs between outcomes"] = (
+                f"estimators.tradeoff takes no sample weights; under the weight "
+                f"'{design.weight}' the trade-off table is not shown rather than shown unweighted."
+            )
+        if attributes:
+            absent["Attribution table"] = (
+                f"causal.graph.attribution takes no sample weights; under the weight "
+                f"'{design.weight}' it is not computed rather than shown unweighted (run "
+                "without 'weight' for it)."
+            )
+            notes.append(absent["Attribution table"])
+            attributes = []
+        multi = False
+    per_outcome = (2 + int(X is not None)) * len(arms)
+    # a continuous treatment: the dose–response curve per outcome (unweighted only)
+    dose_curve = v.treatment_kind == "continuous" and design.weight is None
     total = 1 + per_outcome * len(design.outcomes) + int(multi) + int(bool(attributes))
+    total += len(design.outcomes) * int(dose_curve)
     with _progress(total, progress) as bar:
         bar.step(f"fitting the effect model ({estimator}) for {len(design.outcomes)} outcome(s)")
         t0 = time.perf_counter()
-        model, Y, cate, lo, hi = _fit(
-            v, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha), n_jobs=n_jobs,
-            notes=notes,
-        )  # fmt: skip
+        model, Y = None, None
+        per_arm: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for arm in arms:
+            model, Y, cate, lo, hi = _fit(
+                v, X, W, estimator=estimator, seed=int(seed), alpha=float(alpha),
+                n_jobs=n_jobs, notes=notes, control=control, arm=arm, model=model,
+            )  # fmt: skip
+            per_arm[arm] = (cate, lo, hi)
         timings["fit"] = time.perf_counter() - t0
         bar.done()
         for j, outcome in enumerate(design.outcomes):
-            bar.step(f"{outcome}: segments, calibration, targeting")
-            t0 = time.perf_counter()
-            effects[f"cate_{outcome}"] = cate[:, j]
-            effects[f"cate_{outcome}_ci_lower"] = lo[:, j]
-            effects[f"cate_{outcome}_ci_upper"] = hi[:, j]
-            res = _outcome_result(
-                outcome,
-                model,
-                Y,
-                v,
-                df,
-                cate[:, j],
-                lo[:, j],
-                hi[:, j],
-                estimator=estimator,
-                seed=int(seed),
-                alpha=float(alpha),
-                notes=notes,
-            )
-            timings[f"evaluate {outcome}"] = time.perf_counter() - t0
-            bar.done()
-            bar.step(f"{outcome}: refutations, sensitivity, overlap")
-            t0 = time.perf_counter()
-            rob = _robustness(
-                model, outcome, alpha=float(alpha), seed=int(seed), n_simulations=n_simulations
-            )
-            res = dataclasses.replace(
-                res,
-                refutations=rob["refutations"],
-                sensitivity=rob["sensitivity"],
-                overlap=rob["overlap"],
-                extras={**res.extras, "balance": rob["balance"]},
-            )
-            timings[f"robustness {outcome}"] = time.perf_counter() - t0
-            bar.done()
-            if X is not None:
-                bar.step(f"{outcome}: drivers of the effect (SHAP)")
-                t0 = time.perf_counter()
-                drivers, dx = _drivers(
-                    model, X, Y, outcome, alpha=float(alpha), seed=int(seed), n_jobs=n_jobs,
-                    notes=notes,
+            for arm in arms:
+                cate, lo, hi = per_arm[arm]
+                res = _one_effect(
+                    outcome, j, arm, model, Y, v, df, X, cate, lo, hi, bar=bar,
+                    timings=timings, effects=effects, estimator=estimator, seed=int(seed),
+                    alpha=float(alpha), n_jobs=n_jobs, n_simulations=n_simulations,
+                    control=control, notes=notes,
                 )  # fmt: skip
-                res = dataclasses.replace(res, drivers=drivers, extras={**res.extras, **dx})
-                timings[f"drivers {outcome}"] = time.perf_counter() - t0
+                outcomes.append(res)
+            if control is not None:
+                effects[f"best_level_{outcome}"] = _best_level(
+                    [per_arm[a][0][:, j] for a in arms], arms, control
+                )
+        if dose_curve:
+            for k, res in enumerate(outcomes):
+                bar.step(f"{res.outcome}: dose–response curve")
+                t0 = time.perf_counter()
+                dx = _dose_response(v, X, W, res.outcome, alpha=float(alpha), seed=int(seed),
+                                    notes=notes)  # fmt: skip
+                outcomes[k] = dataclasses.replace(res, extras={**res.extras, **dx})
+                timings[f"dose-response {res.outcome}"] = time.perf_counter() - t0
                 bar.done()
-            outcomes.append(res)
         if multi:
             bar.step("trade-offs between outcomes")
             t0 = time.perf_counter()
@@ -719,29 +997,49 @@ def what_works(
             timings["attribution"] = time.perf_counter() - t0
             bar.done()
 
-    if v.treatment_kind != "binary":
+    if v.treatment_kind == "continuous":
         absent["Segment effects and targeting"] = (
             "estimators.evaluate needs a discrete treatment; this one is continuous."
         )
+        if design.weight is not None:
+            absent["Dose–response curve"] = (
+                f"estimators.dose_response takes no weights; under the weight "
+                f"'{design.weight}' the curve is not shown rather than shown unweighted "
+                "(the average effect per unit of the treatment is weighted)."
+            )
     elif not design.modifiers:
         absent["Segment effects and targeting"] = (
             "the design names no modifiers, so the effect is one constant."
         )
     elif not design.segments:
         absent["Segment effects"] = "the design names no segments."
-    if design.weight is not None and v.treatment_kind == "binary":
+    if design.weight is not None and v.treatment_kind != "continuous" and design.modifiers:
+        absent["Calibration (BLP) and RATE"] = (
+            f"estimators.evaluate takes no weights; under the weight '{design.weight}' these "
+            "tables are not shown rather than shown unweighted (segment effects and targeting "
+            "values are weighted)."
+        )
+    if design.weight is not None and design.modifiers:
         notes.append(
-            f"Segment effects, calibration and targeting values are unweighted "
-            f"(estimators.evaluate takes no weights); the average effects use '{design.weight}'."
+            f"Drivers (mean |SHAP|) are unweighted summaries of the effect model; every "
+            f"average effect, segment effect, share and targeting value uses '{design.weight}'."
+        )
+    if control is not None and len(design.outcomes) > 1 and X is not None:
+        absent["Trade-offs between outcomes"] = (
+            "computed for a binary boost; with several levels each level's targeting table "
+            "shows its value per outcome."
         )
     if not design.modifiers:
         absent["Drivers of heterogeneity"] = "the design names no modifiers."
-    if not attributes:
+    if not attributes and "Attribution table" not in absent:
         absent["Attribution table"] = "no attributes were given."
     methods = {
         "source": source,
         "n": v.n,
         "treatment_kind": v.treatment_kind,
+        **(
+            {"control": control, "levels": list(v.treatment_levels)} if control is not None else {}
+        ),  # fmt: skip
         "estimator": estimator,
         "seed": int(seed),
         "alpha": float(alpha),
@@ -765,4 +1063,5 @@ def what_works(
         graph=graph_record,
         methods=methods,
         warnings=tuple(dict.fromkeys(notes)),
+        control=control,
     )
