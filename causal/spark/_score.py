@@ -9,6 +9,7 @@ import pandas as pd
 from causal._errors import ConfigError, NotFittedError
 from causal.data import missing_column_error
 from causal.experiments._spark import SparkEngine, _col, require_pyspark
+from causal.spark._segments import _context, check_table
 
 __all__ = ["score_effects"]
 
@@ -35,6 +36,7 @@ def score_effects(
     *,
     keep: tuple[str, ...] | list[str] = (),
     alpha: float | None = 0.05,
+    check: bool = True,
     spark: Any = None,
 ) -> Any:
     """Per-row CATE of a fitted ``estimators`` model over a Spark table, computed on the
@@ -52,6 +54,10 @@ def score_effects(
     alpha : float or None
         Level of the pointwise intervals ``effect_ci_lower``/``effect_ci_upper``; None for
         point effects only (models without valid intervals, e.g. meta-learners).
+    check : bool, default True
+        First check, in one Spark aggregation (a pass over the table), that the modifier
+        columns have no missing values and no categorical levels unseen in fit, so bad rows
+        give a clear error here instead of an executor traceback when the result is written.
     spark : SparkSession, optional
         Default the active session.
 
@@ -90,6 +96,15 @@ def score_effects(
     for c in [*keep, *feats]:
         if c not in fields:
             raise missing_column_error(c, list(fields))
+    ctx = _context(model)
+    if ctx.data.y.shape[1] != 1:
+        raise ConfigError(
+            f"score_effects scores one outcome; the model has {ctx.data.y.shape[1]} "
+            f"({list(ctx.data.outcome_names)}): fit one model per outcome."
+        )
+    if check:
+        cats = [c for c in ctx.data.x_schema if c.categorical]
+        check_table(df, needed=feats, categorical=cats)
     clash = sorted(set(EFFECT_COLUMNS) & set(keep))
     if clash:
         raise ConfigError(f"The 'keep' columns {clash} clash with the output's effect columns.")

@@ -40,7 +40,7 @@ from causal._errors import (
 from causal.data import missing_column_error
 from causal.experiments._spark import SparkEngine, _col, require_pyspark
 
-__all__ = ["DRScorer", "SegmentEffects", "dr_scorer", "segment_effects"]
+__all__ = ["DRScorer", "SegmentEffects", "check_table", "dr_scorer", "segment_effects"]
 
 TABLE_COLUMNS = [
     "segment", "column", "value", "n", "effect", "se", "effect_ci_lower", "effect_ci_upper",
@@ -447,19 +447,39 @@ def segment_effects(
 def _check(df: Any, scorer: DRScorer, segments: list[str], cluster: str | None) -> None:
     """Columns present, outcome numeric, no missing values, treatment levels and categorical
     modifier levels seen in fit: one Spark aggregation, clear errors."""
+    extra = [*segments, *([cluster] if cluster else [])]
+    check_table(
+        df,
+        needed=list(dict.fromkeys([*scorer.columns, *extra])),
+        categorical=[c for c in scorer.x_schema + scorer.w_schema if c.categorical],
+        outcome=scorer.outcome,
+        treatment=scorer.treatment,
+        levels=scorer.levels,
+    )
+
+
+def check_table(
+    df: Any,
+    *,
+    needed: list[str],
+    categorical: list[Any],
+    outcome: str | None = None,
+    treatment: str | None = None,
+    levels: tuple[Any, ...] = (),
+) -> None:
+    """Columns present, outcome numeric, no missing values, treatment values among ``levels``,
+    categorical columns' values seen in fit: one Spark aggregation, clear errors."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     schema = {f.name: f.dataType for f in df.schema.fields}
-    extra = [*segments, *([cluster] if cluster else [])]
-    needed = list(dict.fromkeys([*scorer.columns, *extra]))
     for c in needed:
         if c not in schema:
             raise missing_column_error(c, list(schema))
-    if not isinstance(schema[scorer.outcome], T.NumericType | T.BooleanType):
+    if outcome is not None and not isinstance(schema[outcome], T.NumericType | T.BooleanType):
         raise NonNumericColumnError(
-            f"The outcome column '{scorer.outcome}' must be numeric but holds "
-            f"{schema[scorer.outcome].simpleString()} values; convert it to numbers."
+            f"The outcome column '{outcome}' must be numeric but holds "
+            f"{schema[outcome].simpleString()} values; convert it to numbers."
         )
     aggs = []
     for c in needed:
@@ -467,10 +487,10 @@ def _check(df: Any, scorer: DRScorer, segments: list[str], cluster: str | None) 
         if isinstance(schema[c], T.FloatType | T.DoubleType):
             miss = miss | F.isnan(_col(c))
         aggs.append(F.count(F.when(miss, 1)).alias(f"null_{len(aggs)}"))
-    levels = [_py(v) for v in scorer.levels]
-    aggs.append(F.count(F.when(~_col(scorer.treatment).isin(levels), 1)).alias("bad_t"))
-    cats = [c for c in scorer.x_schema + scorer.w_schema if c.categorical]
-    for i, c in enumerate(cats):
+    plain = [_py(v) for v in levels]
+    if treatment is not None:
+        aggs.append(F.count(F.when(~_col(treatment).isin(plain), 1)).alias("bad_t"))
+    for i, c in enumerate(categorical):
         seen = [_py(v) for v in c.levels]
         aggs.append(F.count(F.when(~_col(c.name).isin(seen), 1)).alias(f"cat_{i}"))
     aggs.append(F.count(F.lit(1)).alias("n"))
@@ -480,20 +500,20 @@ def _check(df: Any, scorer: DRScorer, segments: list[str], cluster: str | None) 
         if k:
             raise MissingValuesError(
                 f"Column '{c}' has missing values in {k:,} of {int(row['n']):,} rows; fill or "
-                "drop them before computing segment effects."
+                "drop them first."
             )
-    if int(row["bad_t"]):
+    if treatment is not None and int(row["bad_t"]):
         raise UnknownVariantError(
-            f"The treatment column '{scorer.treatment}' has {int(row['bad_t']):,} rows with "
-            f"values other than the model's levels {levels}; filter them out."
+            f"The treatment column '{treatment}' has {int(row['bad_t']):,} rows with "
+            f"values other than the model's levels {plain}; filter them out."
         )
-    for i, c in enumerate(cats):
+    for i, c in enumerate(categorical):
         if int(row[f"cat_{i}"]):
             raise ConfigError(
                 f"Column '{c.name}' has {int(row[f'cat_{i}']):,} rows with levels the model did "
                 "not see in fit; map them to a seen level or refit."
             )
-    if int(row["n"]) < 2:
+    if int(row["n"]) < 2 and treatment is not None:
         raise ConfigError("Segment effects need at least two rows.")
 
 
