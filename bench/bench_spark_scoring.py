@@ -88,11 +88,12 @@ def make_data(path: Path, model_path: Path, rows: int) -> None:
     import estimators
 
     base = causal.simulate_content(n=200_000, seed=11)
-    fit = base.sample(50_000, random_state=0)
-    est = estimators.LinearDML(random_state=0).fit(
-        fit[OUTCOME], fit["boosted"], X=fit[MODIFIERS], W=fit[CONFOUNDERS]
-    )
-    model_path.write_bytes(pickle.dumps(est))
+    if not model_path.exists():  # one model for every size
+        fit = base.sample(50_000, random_state=0)
+        est = estimators.LinearDML(random_state=0).fit(
+            fit[OUTCOME], fit["boosted"], X=fit[MODIFIERS], W=fit[CONFOUNDERS]
+        )
+        model_path.write_bytes(pickle.dumps(est))
     cols = base[MODIFIERS].copy()
     for c in ("category", "format"):
         cols[c] = cols[c].astype(str)
@@ -167,6 +168,8 @@ def scoring(args: argparse.Namespace) -> None:
                 sys.exit(f"{engine} worker failed:\n{proc.stderr[-3000:]}")
             saved.write_text(proc.stdout.strip().splitlines()[-1])
             print(f"load average after {engine}: {os.getloadavg()}")
+    for engine in ("pandas", "spark"):
+        saved = d / f"result_{engine}_{args.rows}.json"
         if not saved.exists():
             print(f"{engine}: not run yet (--engines {engine})")
             return

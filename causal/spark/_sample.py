@@ -97,6 +97,10 @@ def stratified_sample(
     df = engine._frame(data)
     names = [f.name for f in df.schema.fields]
     strata = list(dict.fromkeys(strata))
+    if not strata:
+        raise ConfigError(
+            "stratified_sample needs at least one strata column (e.g. the treatment)."
+        )
     cols = list(dict.fromkeys([row_id, *(names if columns is None else columns), *strata]))
     for c in cols:
         if c not in names:

@@ -207,6 +207,10 @@ def test_bad_input_gives_clear_errors(spark, fitted):
         segment_effects(est, "no_such_events", **kw)
     with pytest.raises(ConfigError, match="fitted on 1500 rows"):
         segment_effects(est, df, row_id="id", fit_ids=df["id"][:10], **kw)
+    with pytest.raises(ConfigError, match="at least one strata column"):
+        stratified_sample(df, strata=[], row_id="id", spark=spark)
+    with pytest.raises(ConfigError, match="'max_rows' parameter must be a positive int"):
+        stratified_sample(df, strata=["t"], row_id="id", max_rows=0, spark=spark)
 
 
 def test_without_pyspark_the_error_names_the_extra(monkeypatch, fitted):
