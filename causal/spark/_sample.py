@@ -293,7 +293,9 @@ def fit_on_sample(
     Notes
     -----
     Accuracy cost, measured in ``bench/bench_spark_scoring.py --sample`` (RESULTS_experiments.md,
-    Spark): on ``simulate_content`` at 200k rows, fitting on a 50k sample vs all rows.
+    Spark): on ``simulate_content`` at 100k rows, LinearDML fitted on a 25k stratified sample
+    vs all rows (3 seeds): sqrt(PEHE) +4%, doubly-robust ATE standard error +3%, fit 3.2x
+    faster. A flexible model loses more from subsampling than this (not measured).
     """
     import estimators
 
