@@ -87,6 +87,21 @@ def _jvm_peak_mb() -> float:
     return total
 
 
+def _tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its descendants (Spark: the JVM)."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            continue
+    return total
+
+
 def worker(engine: str, path: str, driver_memory: str) -> None:
     from causal.experiments import readout
 
@@ -112,6 +127,7 @@ def worker(engine: str, path: str, driver_memory: str) -> None:
     out["readout_s"] = time.perf_counter() - t0
     out["rows"] = [[r.metric, r.segment_value, r.effect, r.se] for r in ro.metrics + ro.segments]
     out["python_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["cpu_s"] = _tree_cpu_s()
     if conn is not None:
         out["jvm_peak_mb"] = _jvm_peak_mb()
         conn.stop()
@@ -153,10 +169,14 @@ def main() -> None:
         for x, y in zip(a[2:], b[2:], strict=True):
             worst = max(worst, abs(x - y) / max(abs(x), 1e-300))
     print(f"\nrows={rows:,}  users~{rows // 4:,}  (unit roll-up, 3 metrics, 1 segment column)")
-    print(f"duckdb: readout {d['readout_s']:.1f}s, peak RSS {d['python_peak_mb']:.0f} MB")
+    print(
+        f"duckdb: readout {d['readout_s']:.1f}s, CPU {d['cpu_s']:.1f}s, peak RSS "
+        f"{d['python_peak_mb']:.0f} MB"
+    )
     print(
         f"spark local[2]: session start {s['startup_s']:.1f}s, readout {s['readout_s']:.1f}s "
-        f"(x{s['readout_s'] / d['readout_s']:.1f} DuckDB), peak RSS python "
+        f"(x{s['readout_s'] / d['readout_s']:.1f} DuckDB), CPU {s['cpu_s']:.1f}s (incl. start-up "
+        f"and JVM), peak RSS python "
         f"{s['python_peak_mb']:.0f} MB + JVM {s['jvm_peak_mb']:.0f} MB"
     )
     print(f"largest relative difference of effect/se: {worst:.2e} (bar {PARITY:g})")

@@ -89,7 +89,11 @@ def sup_t_critical(
     if s == 0:
         return float("nan")
     vals, vecs = np.linalg.eigh((corr + corr.T) / 2)
-    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    # the symmetric square root: unlike vecs * sqrt(vals) it does not depend on the signs (or,
+    # for repeated eigenvalues, the rotation) eigh picks, which rounding-level changes of corr
+    # (row order, Spark's partial aggregates) can flip — the draws, and so the critical value,
+    # are then a continuous function of corr
+    root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
     z = rng.standard_normal((draws, s)) @ root.T
     return float(np.quantile(np.abs(z).max(axis=1), 1 - alpha))
 

@@ -18,6 +18,7 @@ LAYERS = [
     "causal.workflows",
     "causal.explain",
     "causal.graph",
+    "causal.spark",
     "causal.experiments",
     "causal.data",
     "causal.stats",

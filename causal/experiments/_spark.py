@@ -48,7 +48,7 @@ from causal.experiments._plan import (
     build_plan,
 )
 
-__all__ = ["SparkEngine", "require_pyspark", "score_effects"]
+__all__ = ["SparkEngine", "require_pyspark"]
 
 _INSTALL = "pip install 'content-causal[spark]'"
 
@@ -395,89 +395,3 @@ def _aggregates(plan: AggregatePlan, ex: dict[str, Any], capv: dict[str, float])
             raise AssertionError(op)
         out.append(c.alias(a.alias))
     return out
-
-
-def score_effects(
-    model: Any,
-    data: Any,
-    *,
-    keep: tuple[str, ...] | list[str] = (),
-    alpha: float | None = 0.05,
-    spark: Any = None,
-) -> Any:
-    """Per-row CATE of a fitted ``estimators`` model over a Spark table, computed on the
-    executors (``mapInPandas`` with the model broadcast once).
-
-    Parameters
-    ----------
-    model : fitted estimator
-        Any fitted :mod:`estimators` CATE model (``effect``, ``effect_interval``,
-        ``feature_names_in_``) with one outcome.
-    data : Spark DataFrame, table name, .parquet/.csv path or pandas DataFrame
-        Must hold the model's feature columns (``model.feature_names_in_``).
-    keep : list of str
-        Columns copied to the output beside the effects (e.g. the item id).
-    alpha : float or None
-        Level of the pointwise intervals ``effect_ci_lower``/``effect_ci_upper``; None for
-        point effects only (models without valid intervals, e.g. meta-learners).
-    spark : SparkSession, optional
-        Default the active session.
-
-    Returns
-    -------
-    pyspark.sql.DataFrame
-        ``keep`` columns, then ``effect`` (and ``effect_ci_lower``, ``effect_ci_upper``);
-        lazy: write it (``.write.parquet``) or collect it.
-
-    Examples
-    --------
-    >>> scored = score_effects(est, "items", keep=["item_id"])  # doctest: +SKIP
-    >>> scored.write.parquet("cate.parquet")  # doctest: +SKIP
-    """
-    require_pyspark()
-    from pyspark.sql import types as T
-
-    feats = list(getattr(model, "feature_names_in_", None) or [])
-    if not feats:
-        raise ConfigError(
-            "The model has no fitted feature names (feature_names_in_): fit it with X "
-            "before scoring a Spark table."
-        )
-    if alpha is not None and not 0.0 < float(alpha) < 1.0:
-        raise ConfigError(f"The 'alpha' parameter must be in (0, 1). Got {alpha!r}.")
-    engine = SparkEngine(spark)
-    df = engine._frame(data)
-    fields = {f.name: f for f in df.schema.fields}
-    keep = list(dict.fromkeys(keep))
-    for c in [*keep, *feats]:
-        if c not in fields:
-            raise missing_column_error(c, list(fields))
-    clash = sorted({"effect", "effect_ci_lower", "effect_ci_upper"} & set(keep))
-    if clash:
-        raise ConfigError(f"The 'keep' columns {clash} clash with the output's effect columns.")
-    outs = ["effect"] + ([] if alpha is None else ["effect_ci_lower", "effect_ci_upper"])
-    schema = T.StructType(
-        [fields[c] for c in keep] + [T.StructField(c, T.DoubleType(), True) for c in outs]
-    )
-    bc = engine.spark.sparkContext.broadcast(model)
-    level = None if alpha is None else float(alpha)
-
-    def score(batches: Any) -> Any:
-        import numpy as np
-
-        est = bc.value
-        for pdf in batches:
-            x = pdf[feats]
-            eff = np.asarray(est.effect(x), dtype=float)
-            if eff.ndim != 1:
-                raise ValueError("score_effects scores one outcome; the model has several.")
-            out = pdf[keep].copy() if keep else pd.DataFrame(index=pdf.index)
-            out["effect"] = eff
-            if level is not None:
-                lo, hi = est.effect_interval(x, alpha=level)
-                out["effect_ci_lower"] = np.asarray(lo, dtype=float)
-                out["effect_ci_upper"] = np.asarray(hi, dtype=float)
-            yield out
-
-    cols = [_col(c) for c in dict.fromkeys([*keep, *feats])]
-    return df.select(*cols).mapInPandas(score, schema)

@@ -223,33 +223,3 @@ def test_without_pyspark_the_error_names_the_extra(monkeypatch):
     with pytest.raises(OptionalDependencyError, match=r"content-causal\[spark\]"):
         readout(df, d, engine="spark")
     assert issubclass(OptionalDependencyError, CausalError)
-
-
-# -- distributed effect scoring ---------------------------------------------------------------
-
-SCORE_RTOL = 1e-12  # the same model code on the same rows, batch by batch: rounding only
-
-
-def test_score_effects_equals_in_process_effects(spark):
-    import estimators
-    from causal.experiments._spark import score_effects
-
-    rng = np.random.default_rng(7)
-    n = 600
-    x = pd.DataFrame({"age": rng.normal(size=n), "tenure": rng.normal(size=n)})
-    t = rng.integers(0, 2, n)
-    y = x["age"] + (1.0 + 0.5 * x["tenure"]) * t + rng.normal(size=n)
-    est = estimators.LinearDML(random_state=0).fit(y.to_numpy(), t, X=x)
-    items = x.iloc[:250].assign(item_id=np.arange(250) * 3)
-    sdf = spark.createDataFrame(items).repartition(3)  # several batches on two cores
-    got = score_effects(est, sdf, keep=["item_id"], spark=spark).toPandas()
-    got = got.sort_values("item_id").reset_index(drop=True)
-    assert list(got.columns) == ["item_id", "effect", "effect_ci_lower", "effect_ci_upper"]
-    want = np.asarray(est.effect(items[["age", "tenure"]]))
-    lo, hi = est.effect_interval(items[["age", "tenure"]], alpha=0.05)
-    np.testing.assert_allclose(got["item_id"], items["item_id"])
-    np.testing.assert_allclose(got["effect"], want, rtol=SCORE_RTOL)
-    np.testing.assert_allclose(got["effect_ci_lower"], np.asarray(lo), rtol=SCORE_RTOL)
-    np.testing.assert_allclose(got["effect_ci_upper"], np.asarray(hi), rtol=SCORE_RTOL)
-    with pytest.raises(MissingColumnError, match="'tenure'"):
-        score_effects(est, sdf.drop("tenure"), spark=spark)
