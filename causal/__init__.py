@@ -44,7 +44,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [*_error_names, *_LAZY, "__version__"]
-_SUBPACKAGES = ("explain",)  # reachable as attributes, imported on first access
+_SUBPACKAGES = ("explain", "spark")  # reachable as attributes, imported on first access
 
 
 def __getattr__(name: str) -> Any:
