@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from estimators._aipw import mean_effect_from_scores
-from estimators._base import BaseCate, Context, build_context
+from estimators._base import BaseCate, Context, build_context, scoring_context
 from estimators._errors import EstimatorInputError
 from estimators._intervals import fold_average
 from estimators._learners import (
@@ -25,7 +25,7 @@ from estimators._learners import (
     TLearner,
     XLearner,
 )
-from estimators._nuisance import one_blas_thread
+from estimators._nuisance import nested_crossfit, one_blas_thread
 from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
 __all__ = ["AutoCate", "causal_losses"]
@@ -430,18 +430,8 @@ class AutoCate(BaseCate):
             self._set_fitted(ctx, None)
             return self
         rows = self._score_rows(ctx, rng)
-        folds = ctx.nuis.folds[rows]
-        d_y = ctx.data.y.shape[1]
-        preds = np.empty((len(cands), len(rows), d_y, ctx.k))
-        fold_ids = np.unique(folds)
-        fold_states: list[list[Any]] = [[] for _ in cands]
-        for c, est in enumerate(cands):
-            scorer = _light(est, len(fold_ids))
-            for k in fold_ids:
-                tr, te = rows[folds != k], folds == k
-                state = scorer._final_fit(ctx, tr)
-                preds[c, te] = scorer._final_predict_rows(state, ctx, rows[te])[0]
-                fold_states[c].append(state)
+        preds, fold_states = self._score_predictions(cands, ctx, rows)
+        self._scoring = (names, rows, preds)  # the out-of-fold CATEs as scored
         dr = None if ctx.dr is None else ctx.dr[rows]
         losses = np.stack(
             [causal_losses(p, dr=dr, y_res=ctx.y_res[rows], t_res=ctx.t_res[rows]) for p in preds]
@@ -482,6 +472,39 @@ class AutoCate(BaseCate):
             self.selected_ = "ensemble"
         self._set_fitted(ctx, members)
         return self
+
+    def _score_predictions(
+        self, cands: list[BaseCate], ctx: Context, rows: np.ndarray
+    ) -> tuple[np.ndarray, list[list[Any]]]:
+        """Each candidate's out-of-fold CATE on the scored ``rows``, with nested nuisances.
+
+        For scoring fold ``k`` a candidate's final stage is fitted on the scored rows outside
+        ``k`` in :func:`~estimators._base.scoring_context` (their nuisances from models that
+        never saw ``k``, :func:`~estimators._nuisance.nested_crossfit`) and predicts fold
+        ``k``'s rows. Returns the predictions (c, m, d_y, k) and each candidate's fold states.
+        """
+        folds = ctx.nuis.folds[rows]
+        fold_ids = np.unique(folds)
+        nested = nested_crossfit(
+            ctx.data,
+            ctx.nuis,
+            rows,
+            seed=ctx.seed + 7,
+            n_jobs=ctx.n_jobs,
+            overrides=self.nuisance_params,
+        )
+        self.scoring_nested_ = all(part is not None for part in nested)
+        preds = np.empty((len(cands), len(rows), ctx.data.y.shape[1], ctx.k))
+        fold_states: list[list[Any]] = [[] for _ in cands]
+        scorers = [_light(est, len(fold_ids)) for est in cands]
+        for k, part in zip(fold_ids, nested, strict=True):
+            ctx_k = ctx if part is None else scoring_context(ctx, part)
+            tr, te = rows[folds != k], folds == k
+            for c, scorer in enumerate(scorers):
+                state = scorer._final_fit(ctx_k, tr)
+                preds[c, te] = scorer._final_predict_rows(state, ctx_k, rows[te])[0]
+                fold_states[c].append(state)
+        return preds, fold_states
 
     @staticmethod
     def _table(

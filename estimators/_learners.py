@@ -613,6 +613,8 @@ class TLearner(_MetaLearner):
         fold ``k``, and a projection on them would lean the scoring loss towards the T-learner
         (``tests/estimators/test_scoring_leak.py``).
         """
+        if ctx.scoring_fold is not None:  # AutoCate's nested nuisances never saw the fold
+            return self._contrast_oof(ctx, rows)
         folds = ctx.nuis.folds
         missing = np.setdiff1d(np.unique(folds), np.unique(folds[rows]))
         models = ctx.nuis.mu_models
