@@ -24,7 +24,7 @@ cross-fitting), for the before/after comparison in the same run.
 
 Usage::
 
-    nice .venv/bin/python bench/bench_scoring_oracle.py --seeds 8 --n 3000 [--no-nesting] [--no-w]
+    nice .venv/bin/python bench/bench_scoring_oracle.py --seeds 8 --n 3000 [--first-seed 1] [--no-nesting] [--no-w]
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--no-w", action="store_true", help="pass the confounder in X, not W")
     parser.add_argument(
         "--no-nesting", action="store_true", help="score on the ordinary nuisances (before)"
@@ -158,11 +159,12 @@ def main(argv: list[str] | None = None) -> None:
     where = "in X (no W)" if args.no_w else "in W"
     print(
         f"# scoring {'with' if nesting else 'WITHOUT'} nested cross-fitting, "
-        f"{args.seeds} x {args.n:,} rows, confounder {where}"
+        f"{args.seeds} x {args.n:,} rows (seeds {args.first_seed}-"
+        f"{args.first_seed + args.seeds - 1}), confounder {where}"
     )
     print(f"# {machine_load()}")
     runs = []
-    for s in range(1, args.seeds + 1):
+    for s in range(args.first_seed, args.first_seed + args.seeds):
         runs.append(one(s, args.n, args.no_w, nesting))
         picks = {k: min(runs[-1], key=lambda c: runs[-1][c][k]) for k in ("pehe", *PSEUDO)}
         print(f"seed {s}: best by {picks}", flush=True)
