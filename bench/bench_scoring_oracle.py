@@ -77,7 +77,7 @@ def one(seed: int, n: int, no_w: bool, nesting: bool) -> dict[str, dict[str, flo
     Xh = fresh["X"].join(fresh["W"]) if no_w else fresh["X"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        auto = AutoCate(random_state=seed).fit(d["Y"], d["T"], X=X, W=W)
+        auto = AutoCate(random_state=seed, nested_scoring=nesting).fit(d["Y"], d["T"], X=X, W=W)
     ctx = auto._ctx
     names, rows, preds = auto._scoring
     assert len(rows) == n
@@ -154,8 +154,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     nesting = not args.no_nesting
-    if not nesting:  # AutoCate's own scoring without nested cross-fitting (the old code)
-        auto_mod.nested_crossfit = lambda data, nuis, rows, **kw: [None] * len(set(nuis.folds))
     where = "in X (no W)" if args.no_w else "in W"
     print(
         f"# scoring {'with' if nesting else 'WITHOUT'} nested cross-fitting, "

@@ -54,6 +54,8 @@ TIE_ALPHA = 0.05
 #: Blend members below this weight are dropped (the rest renormalised) before the all-rows
 #: refit: they move the blend little and each costs a full final-stage fit.
 MIN_BLEND_WEIGHT = 0.05
+#: A blend's forest member is the average of its scoring forests when every row was scored.
+REUSE_SCORING_FORESTS = True
 #: Fewest trees per scoring fold of a forest candidate (see :func:`_light`).
 LIGHT_MIN_TREES = 12
 
@@ -252,6 +254,10 @@ class AutoCate(BaseCate):
         compete, and one is selected.
     max_score_samples : int, default 10000
         Rows used to score candidates (all rows when fewer).
+    nested_scoring : bool, default True
+        Score candidates on nested cross-fitted nuisances (see "Scoring without leaks");
+        False: on the shared ones (faster, the residual-based candidates' scoring fits then
+        carry the scored fold's noise).
     cv, clip, max_onehot_levels, discrete_treatment, control, nuisance_params,
     random_state, n_jobs :
         As in :class:`CausalForest`.
@@ -286,6 +292,7 @@ class AutoCate(BaseCate):
         "strategy": Options(("auto", "select", "ensemble")),
         "require_intervals": Options((True, False)),
         "max_score_samples": Integer(100),
+        "nested_scoring": Options((True, False)),
     }
 
     def __init__(
@@ -295,6 +302,7 @@ class AutoCate(BaseCate):
         strategy: str = "auto",
         require_intervals: bool = False,
         max_score_samples: int = 10_000,
+        nested_scoring: bool = True,
         cv: int | None = None,
         clip: float = 0.01,
         max_onehot_levels: int = 10,
@@ -308,6 +316,7 @@ class AutoCate(BaseCate):
         self.strategy = strategy
         self.require_intervals = require_intervals
         self.max_score_samples = max_score_samples
+        self.nested_scoring = nested_scoring
         self.cv = cv
         self.clip = clip
         self.max_onehot_levels = max_onehot_levels
@@ -460,7 +469,7 @@ class AutoCate(BaseCate):
         all_rows = np.arange(ctx.data.n)
         # every row was scored and the result is a blend: a forest member is the average of
         # its scoring forests (n_estimators trees in all, no refit)
-        reuse = len(rows) == ctx.data.n and int(np.sum(weights > 0)) > 1
+        reuse = REUSE_SCORING_FORESTS and len(rows) == ctx.data.n and int(np.sum(weights > 0)) > 1
         for c, (est, wgt) in enumerate(zip(cands, weights, strict=True)):
             if wgt <= 0:
                 continue
@@ -495,15 +504,19 @@ class AutoCate(BaseCate):
         """
         folds = ctx.nuis.folds[rows]
         fold_ids = np.unique(folds)
-        nested = nested_crossfit(
-            ctx.data,
-            ctx.nuis,
-            rows,
-            seed=ctx.seed + 7,
-            n_jobs=ctx.n_jobs,
-            overrides=self.nuisance_params,
+        nested: list[Any] = (
+            nested_crossfit(
+                ctx.data,
+                ctx.nuis,
+                rows,
+                seed=ctx.seed + 7,
+                n_jobs=ctx.n_jobs,
+                overrides=self.nuisance_params,
+            )
+            if self.nested_scoring
+            else [None] * len(fold_ids)
         )
-        self.scoring_nested_ = all(part is not None for part in nested)
+        self.scoring_nested_ = all(part is not None for part in nested)  # False if not asked
         preds = np.empty((len(cands), len(rows), ctx.data.y.shape[1], ctx.k))
         fold_states: list[list[Any]] = [[] for _ in cands]
         scorers = [_light(est, len(fold_ids)) for est in cands]

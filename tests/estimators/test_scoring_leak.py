@@ -6,8 +6,9 @@ trained on folds that include ``k``, so residual-based candidates (LinearDML, DR
 CausalForest) carried fold ``k``'s noise and their loss was optimistic
 (``bench/bench_scoring_oracle.py``). AutoCate now scores on nested nuisances
 (``estimators._nuisance.nested_crossfit``). Perturbing only fold ``k``'s outcomes shows it
-exactly: no candidate's fold-``k`` scores move. With the nesting switched off (the code before
-the fix) the residual-based candidates' scores do move, so the check can fail.
+exactly: no candidate's fold-``k`` scores move. With the nesting switched off
+(``nested_scoring=False``, the code before the fix) the residual-based candidates' scores do
+move, so the check can fail.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 import pytest
 
 import estimators
-import estimators._auto as auto_mod
 from tests.estimators._estimator_sim import simulate
 
 #: Scores that must not depend on the scored fold's outcomes agree to float noise.
@@ -38,7 +38,9 @@ def _candidates(discrete: bool) -> list[Any]:
     return out
 
 
-def _fold_scores(d: dict, y: np.ndarray, t: np.ndarray, case: str) -> tuple[dict, np.ndarray]:
+def _fold_scores(
+    d: dict, y: np.ndarray, t: np.ndarray, case: str, nested: bool
+) -> tuple[dict, np.ndarray]:
     X, W = (d["X"], d["W"]) if case != "no_w" else (d["X"].join(d["W"]), None)
     kw: dict[str, Any] = {"cv": 2 if case == "cv2" else 3}
     if case == "target_encoded":  # the 4-level topic becomes a pseudo-outcome-ranked code
@@ -47,6 +49,7 @@ def _fold_scores(d: dict, y: np.ndarray, t: np.ndarray, case: str) -> tuple[dict
         random_state=0,
         candidates=_candidates(case != "continuous"),
         nuisance_params=NUISANCE,
+        nested_scoring=nested,
         **kw,
     ).fit(y, t, X=X, W=W)
     names, rows, preds = auto._scoring
@@ -54,17 +57,17 @@ def _fold_scores(d: dict, y: np.ndarray, t: np.ndarray, case: str) -> tuple[dict
     return {n: preds[c, folds == 0, 0, 0] for c, n in enumerate(names)}, folds
 
 
-def _perturbed_moves(case: str) -> dict[str, float]:
+def _perturbed_moves(case: str, nested: bool = True) -> dict[str, float]:
     d = simulate(600, seed=3)
     t = d["T"]
     if case == "continuous":
         rng = np.random.default_rng(1)
         t = d["X"]["x0"].to_numpy() + rng.normal(size=600)
-    before, folds = _fold_scores(d, d["Y"], t, case)
+    before, folds = _fold_scores(d, d["Y"], t, case, nested)
     y = d["Y"].copy()
     rng = np.random.default_rng(0)
     y[folds == 0] += 5.0 * rng.normal(size=int((folds == 0).sum()))
-    after, folds_after = _fold_scores(d, y, t, case)
+    after, folds_after = _fold_scores(d, y, t, case, nested)
     np.testing.assert_array_equal(folds_after, folds)  # folds do not depend on Y
     return {n: float(np.max(np.abs(after[n] - before[n]))) for n in before}
 
@@ -77,12 +80,9 @@ def test_scored_fold_outcomes_do_not_reach_any_candidate(case: str) -> None:
         assert moved < SAME_ATOL, f"{name}: fold-0 scores moved by {moved:.3g} ({case})"
 
 
-def test_without_nesting_the_residual_candidates_leak(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check has teeth: the ordinary nuisances (before the fix) fail it."""
-    monkeypatch.setattr(
-        auto_mod, "nested_crossfit", lambda data, nuis, rows, **kw: [None] * len(set(nuis.folds))
-    )
-    moves = _perturbed_moves("w")
+def test_without_nesting_the_residual_candidates_leak() -> None:
+    """The check has teeth: the shared nuisances (the code before the fix) fail it."""
+    moves = _perturbed_moves("w", nested=False)
     for name, moved in moves.items():
         if name in RESIDUAL_BASED:
             assert moved > MOVED_MIN, f"{name} did not move ({moved:.3g})"
