@@ -743,12 +743,16 @@ def evaluate(
         stored = _all_stored(est, ctx)
         if n_splits is None:  # out-of-bag predictions already average over many subsamples
             n_splits = 1 if stored or n > AUTO_SPLITS_MAX_ROWS else AUTO_SPLITS
+        # further splits: seeds from their own stream (the fit drew its fold seed from the same
+        # random_state as the first draw here, which gave the nuisance split again)
+        split_rng = (
+            np.random.default_rng([int(rng.integers(2**31 - 1)), 1]) if n_splits > 1 else None
+        )
         for r in range(n_splits):
-            folds = (
-                ctx.nuis.folds
-                if r == 0
-                else make_folds(n, cv, strata=strata, groups=g, seed=int(rng.integers(2**31 - 1)))
-            )
+            folds = ctx.nuis.folds
+            while split_rng is not None and r > 0 and np.array_equal(folds, ctx.nuis.folds):
+                seed = int(split_rng.integers(2**31 - 1))
+                folds = make_folds(n, cv, strata=strata, groups=g, seed=seed)
             taus.append(honest_cate(est, ctx, folds, j, a))
         source = (
             f"out of fold: final stage refitted on {cv - 1} of {cv} folds, {n_splits} "
