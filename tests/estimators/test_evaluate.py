@@ -459,3 +459,35 @@ def test_forest_models_are_ranked_by_out_of_bag_cate_without_refit(make, monkeyp
     # other fold splits still refit (n_splits=2: one random split on top)
     ev2 = estimators.evaluate(est, sim["Y"], sim["T"], n_splits=2)
     assert len(calls) == int(np.unique(ctx.nuis.folds).size) and ev2.n_splits == 2
+
+
+def test_autocate_forest_blend_reuses_its_fold_predictions(monkeypatch):
+    """A blend of fold-averaged forests is ranked by its model-selection fold predictions (each
+    row from the fold state that left it out): no final-stage fit during evaluate."""
+    from estimators._evaluate import honest_cate_all
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    X = rng.normal(size=(n, 3))
+    T = rng.integers(0, 2, n)
+    tau = 1 + 2 * np.abs(X[:, 1]) + (X[:, 0] > 0)
+    Y = X[:, 0] + T * tau + rng.normal(size=n)
+    est = estimators.AutoCate(
+        random_state=0, candidates=["CausalForest", "DRLearner", "LinearDML"], n_jobs=1
+    ).fit(Y, T, X=X)
+    members = est._members
+    assert len(members) == 2 and all(type(st).__name__ == "_FoldAverage" for _, st, _ in members)
+    calls: list[int] = []
+    for cls in (estimators.CausalForest, estimators.DRLearner):
+        original = cls._final_fit
+        monkeypatch.setattr(
+            cls,
+            "_final_fit",
+            lambda self, *a, _o=original, **k: calls.append(1) or _o(self, *a, **k),
+        )
+    ev = estimators.evaluate(est, Y, T)
+    assert calls == [] and ev.n_splits == 1
+    ctx = est._fitted()
+    expected = sum(w * st.oof for _, st, w in members)
+    np.testing.assert_allclose(honest_cate_all(est, ctx, ctx.nuis.folds), expected)
+    assert np.corrcoef(expected[:, 0, 0], tau)[0, 1] > 0.9
