@@ -2,7 +2,16 @@
 
 Run (2 shared cores; ``nice``):
     PYTHONPATH=$PWD nice /work/main/.venv/bin/python bench/bench_evaluate.py --rows 100000
-    PYTHONPATH=$PWD nice /work/main/.venv/bin/python bench/bench_evaluate.py --rows 1000000 --no-drtester
+    PYTHONPATH=$PWD nice /work/main/.venv/bin/python bench/bench_evaluate.py --rows 1000000
+
+At ``--rows`` above ``--drtester-rows`` (default 100k) DRTester runs on the first
+``--drtester-rows`` rows of each half, beside ours held out on the same validation rows and the
+same fitted model (DRTester at 1M is not feasible here).
+
+Every step prints wall seconds, CPU seconds (this process and its children, user + system:
+the figure that carries over from a machine shared by eight jobs; divided by the 2 cores it is
+the wall time on an idle 2-core machine), the step's peak resident memory (``VmHWM``, reset
+before each step) and the load average.
 
 Data: ``causal.simulate_content`` (outcome ``saves``, treatment ``boosted``), a training half
 and a validation half of ``--rows`` rows each. The CATE model is our ``DRLearner`` fitted on
@@ -25,7 +34,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import numpy as np
 import pandas as pd
@@ -50,50 +62,113 @@ def _numeric(X: pd.DataFrame) -> np.ndarray:
     return pd.get_dummies(X, columns=["category", "format"], dtype=float).to_numpy(dtype=float)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process, its live children and its reaped children."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for c in me.children(recursive=True):
+        with suppress(psutil.Error):
+            total += sum(c.cpu_times()[:2])
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return total + ru.ru_utime + ru.ru_stime
+
+
+def _peak_reset() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (Linux)
+    except OSError:
+        pass
+
+
+def _peak_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
+
+
+TIMES: dict[str, dict[str, float]] = {}
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    """Time a step: wall, CPU (incl. children), peak memory, load average."""
+    _peak_reset()
+    c0, t0 = _cpu_seconds(), time.perf_counter()
+    yield
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    rec = {"wall": wall, "cpu": cpu, "peak_mb": _peak_mb(), "load": os.getloadavg()[0]}
+    TIMES[name] = rec
+    print(
+        f"[{name}] wall {wall:.1f} s, CPU {cpu:.1f} s (= {cpu / 2:.1f} s on 2 idle cores), "
+        f"peak RSS {rec['peak_mb']:.0f} MB, load {rec['load']:.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--drtester-rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-drtester", action="store_true")
+    ap.add_argument("--no-heldout", action="store_true", help="skip ours held out (and DRTester)")
     args = ap.parse_args()
     n = args.rows
-    print(f"rows per half {n:,}; load average before {os.getloadavg()}")
-    df = causal.simulate_content(n=2 * n, seed=args.seed)
-    tr, va = df.iloc[:n].reset_index(drop=True), df.iloc[n:].reset_index(drop=True)
+    print(f"rows per half {n:,}; load average before {os.getloadavg()}", flush=True)
+    with step("simulate"):
+        df = causal.simulate_content(n=2 * n, seed=args.seed)
+        tr, va = df.iloc[:n].reset_index(drop=True), df.iloc[n:].reset_index(drop=True)
+        del df
     X_tr, X_va = tr[MODIFIERS], va[MODIFIERS]
     y_tr, y_va = tr["saves"].to_numpy(float), va["saves"].to_numpy(float)
     t_tr, t_va = tr["boosted"].to_numpy(), va["boosted"].to_numpy()
 
-    t0 = time.perf_counter()
-    est = estimators.DRLearner(random_state=0).fit(y_tr, t_tr, X=X_tr)
-    t_fit = time.perf_counter() - t0
-    print(f"DRLearner fit on the training half: {t_fit:.1f} s  (load {os.getloadavg()[0]:.1f})")
+    with step("DRLearner fit (training half)"):
+        est = estimators.DRLearner(random_state=0).fit(y_tr, t_tr, X=X_tr)
 
-    t0 = time.perf_counter()
-    ev = estimators.evaluate(
-        est, y_va, t_va, X=X_va, segments=va[["category"]], n_groups=4, n_splits=1
-    )
-    t_ours = time.perf_counter() - t0
-    print(
-        f"ours, held out (nuisances cross-fitted on val + all tables): {t_ours:.1f} s  "
-        f"(load {os.getloadavg()[0]:.1f})"
-    )
+    if not args.no_heldout:
+        with step("ours held out (val rows)"):
+            ev = estimators.evaluate(
+                est, y_va, t_va, X=X_va, segments=va[["category"]], n_groups=4, n_splits=1
+            )
 
-    t0 = time.perf_counter()
-    ev_tr = estimators.evaluate(est, y_tr, t_tr, segments=tr[["category"]], n_groups=4, n_splits=1)
+    with step("ours training rows"):
+        ev_tr = estimators.evaluate(
+            est, y_tr, t_tr, segments=tr[["category"]], n_groups=4, n_splits=1
+        )
     print(f"  (training rows: calibration slope {ev_tr.blp['effect'].iat[1]:.4f})")
-    t_ours_tr = time.perf_counter() - t0
-    print(
-        f"ours, training rows (reusing the fitted nuisances, 1 split): {t_ours_tr:.1f} s  "
-        f"(load {os.getloadavg()[0]:.1f})"
-    )
+    print(f"  (training rows: {ev_tr.cate_source})")
+    if args.no_heldout:
+        print(ev_tr.blp.to_string(), ev_tr.rate.to_string(), sep="\n")
+        _summary(n)
+        return
+    truth = va["true_cate_saves"].to_numpy()
+    print(f"  (val rows: true ATE {truth.mean():.4f}, ours {ev.ate.effect:.4f})")
 
     if args.no_drtester:
         print(ev.blp.to_string(), ev.rate.to_string(), sep="\n")
+        _summary(n)
         return
 
     from econml.validate import DRTester
     from lightgbm import LGBMClassifier, LGBMRegressor
+
+    m = min(n, args.drtester_rows)
+    if m < n:  # DRTester on a subset; ours again on the same rows for the comparison
+        X_tr, X_va = X_tr.iloc[:m], X_va.iloc[:m]
+        y_tr, y_va, t_tr, t_va = y_tr[:m], y_va[:m], t_tr[:m], t_va[:m]
+        with step(f"ours held out ({m:,} val rows)"):
+            ev = estimators.evaluate(
+                est, y_va, t_va, X=X_va, segments=va[["category"]].iloc[:m], n_groups=4, n_splits=1
+            )
+        t_ours = TIMES[f"ours held out ({m:,} val rows)"]
+    else:
+        t_ours = TIMES["ours held out (val rows)"]
 
     xtr, xva = _numeric(X_tr), _numeric(X_va)
     tester = DRTester(
@@ -102,15 +177,15 @@ def main() -> None:
         cate=_Wrap(est, X_tr.columns),
         cv=3,
     )
-    t0 = time.perf_counter()
-    tester.fit_nuisance(xva, t_va, y_va, xtr, t_tr, y_tr)
-    res = tester.evaluate_all(xva, xtr, n_groups=4, n_bootstrap=1000)
-    t_drt = time.perf_counter() - t0
-    print(f"DRTester fit_nuisance + evaluate_all: {t_drt:.1f} s  (load {os.getloadavg()[0]:.1f})")
+    with step(f"DRTester fit_nuisance + evaluate_all ({m:,} rows)"):
+        tester.fit_nuisance(xva, t_va, y_va, xtr, t_tr, y_tr)
+        res = tester.evaluate_all(xva, xtr, n_groups=4, n_bootstrap=1000)
+    t_drt = TIMES[f"DRTester fit_nuisance + evaluate_all ({m:,} rows)"]
     print(
-        f"ratio ours(held out) / DRTester: {t_ours / t_drt:.2f}; "
-        f"ours(training rows) / DRTester: {t_ours_tr / t_drt:.2f}"
+        f"ratio ours(held out, {m:,} rows) / DRTester: wall {t_ours['wall'] / t_drt['wall']:.2f}, "
+        f"CPU {t_ours['cpu'] / t_drt['cpu']:.2f}"
     )
+    _summary(n)
 
     # ---------------------------------------------------------------- numbers side by side
     blp_ours = ev.blp.set_index("term").loc["heterogeneity"]
@@ -158,6 +233,18 @@ def main() -> None:
     rt = rate_table(s, order, tau, groups=None, alpha=0.05).set_index("metric")
     print(f"  AUTOC {rt.at['AUTOC', 'effect']:.4f}  QINI {rt.at['QINI', 'effect']:.4f}")
     print(f"load average after {os.getloadavg()}")
+
+
+def _summary(n: int) -> None:
+    print(f"\nsummary at {n:,} rows per half (markdown)")
+    print("| step | wall s | CPU s | CPU s / 2 cores | peak RSS MB | load |")
+    print("|---|---|---|---|---|---|")
+    for k, r in TIMES.items():
+        print(
+            f"| {k} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / 2:.1f} | "
+            f"{r['peak_mb']:.0f} | {r['load']:.1f} |"
+        )
+    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 class _Wrap:

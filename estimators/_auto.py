@@ -62,9 +62,14 @@ LIGHT_MIN_TREES = 12
 
 @dataclass(frozen=True, slots=True)
 class _FoldAverage:
-    """A blend member predicted by the average of its scoring folds' states (no refit)."""
+    """A blend member predicted by the average of its scoring folds' states (no refit).
+
+    ``oof``: each training row's prediction by the state of the fold that left it out, shape
+    (n, d_y, k) (the scoring predictions; ``evaluate`` uses them as out-of-fold CATEs).
+    """
 
     states: list[Any]
+    oof: np.ndarray | None = None
 
 
 def _light(est: BaseCate, n_folds: int) -> BaseCate:
@@ -479,7 +484,7 @@ class AutoCate(BaseCate):
             if wgt <= 0:
                 continue
             if reuse and hasattr(est, "n_estimators"):
-                members.append((est, _FoldAverage(fold_states[c]), float(wgt)))
+                members.append((est, _FoldAverage(fold_states[c], preds[c]), float(wgt)))
             else:
                 members.append((est, est._final_fit(ctx, all_rows), float(wgt)))
         self._members = members

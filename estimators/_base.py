@@ -556,6 +556,16 @@ class BaseCate(BaseEstimator):
             state, ctx, ctx.data.X.iloc[rows].reset_index(drop=True), with_var=False
         )
 
+    def _out_of_fold_rows(self, state: Any, ctx: Context) -> np.ndarray | None:
+        """Stored out-of-sample CATEs of every training row, shape (n, d_y, k), or None.
+
+        Forest final stages return their out-of-bag predictions (each row predicted by the
+        trees whose subsample left it out), so ``evaluate`` needs no refit per fold; others
+        return None and are refitted on the other folds.
+        """
+        del state, ctx
+        return None
+
     # ------------------------------------------------------------------ helpers
     def _fitted(self) -> Context:
         if not hasattr(self, "n_samples_"):

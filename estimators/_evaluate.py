@@ -409,13 +409,6 @@ def _same_rows(ctx: Context, Y: Any, T: Any) -> bool:
     return bool(np.allclose(t.astype(float), d.t_cont))
 
 
-def _members(est: BaseCate) -> list[tuple[BaseCate, float]]:
-    members = getattr(est, "_members", None)
-    if members is not None:  # AutoCate: the blend (or the selected candidate)
-        return [(m, float(w)) for m, _, w in members]
-    return [(est, 1.0)]
-
-
 @dataclass(frozen=True)
 class ScoreContext:
     """The rows to evaluate on: their cross-fitted context and which outcome/arm.
@@ -496,16 +489,64 @@ def score_context(
     return ScoreContext(ectx, same, g, j, a, j_e, a_e, tuple(notes))
 
 
+def _member_states(est: BaseCate) -> list[tuple[BaseCate, Any, float]]:
+    members = getattr(est, "_members", None)
+    if members is not None:  # AutoCate: (candidate, its fitted state, blend weight)
+        return [(m, st, float(w)) for m, st, w in members]
+    return [(est, getattr(est, "_state", None), 1.0)]
+
+
+def _stored_out_of_fold(member: BaseCate, state: Any, ctx: Context) -> np.ndarray | None:
+    """Out-of-sample CATEs the fitted member already holds (forest out-of-bag predictions, an
+    AutoCate fold-average's scoring predictions), else None."""
+    oof = getattr(state, "oof", None)  # AutoCate's _FoldAverage
+    if oof is not None:
+        return np.asarray(oof, dtype=float)
+    if state is None:
+        return None
+    return member._out_of_fold_rows(state, ctx)
+
+
+def _all_stored(est: BaseCate, ctx: Context) -> bool:
+    """Whether every member holds out-of-sample predictions of its training rows (cheap:
+    forest states and fold-averages are recognised without predicting)."""
+    for _, state, _ in _member_states(est):
+        if getattr(state, "oof", None) is not None:
+            continue
+        if state is None or not _forest_state(state):
+            return False
+    return True
+
+
+def _forest_state(state: Any) -> bool:
+    parts = state[1] if isinstance(state, tuple) and len(state) == 2 else state
+    return isinstance(parts, list) and bool(parts) and hasattr(parts[0], "oob_predict")
+
+
 def honest_cate_all(est: BaseCate, ctx: Context, folds: np.ndarray) -> np.ndarray:
     """Out-of-fold CATE predictions of every outcome and arm, shape (n, d_y, k); see
-    :func:`honest_cate`."""
+    :func:`honest_cate`.
+
+    On the nuisance folds a member that already holds out-of-sample predictions of its
+    training rows (a forest final stage: out-of-bag; an AutoCate fold-average member: its
+    scoring predictions) contributes them without a refit; every other member is refitted on
+    the other folds (one final-stage fit per fold).
+    """
     out = np.zeros((ctx.data.n, ctx.data.y.shape[1], ctx.k))
-    for k in np.unique(folds):
+    nuisance_folds = np.array_equal(folds, ctx.nuis.folds)
+    refit: list[tuple[BaseCate, float]] = []
+    for member, state, weight in _member_states(est):
+        stored = _stored_out_of_fold(member, state, ctx) if nuisance_folds else None
+        if stored is None:
+            refit.append((member, weight))
+        else:
+            out += weight * stored
+    for k in np.unique(folds) if refit else ():
         tr = np.flatnonzero(folds != k)
         te = np.flatnonzero(folds == k)
-        for member, weight in _members(est):
-            state = member._final_fit(ctx, tr)
-            out[te] += weight * member._final_predict_rows(state, ctx, te)[0]
+        for member, weight in refit:
+            st = member._final_fit(ctx, tr)
+            out[te] += weight * member._final_predict_rows(st, ctx, te)[0]
     return out
 
 
@@ -589,11 +630,28 @@ def evaluate(
     otherwise the nuisances are cross-fitted on the evaluation rows with ``est``'s settings
     (a held-out evaluation).
 
-    CATE predictions (for everything that ranks units): on the fitting rows, out of fold —
-    ``est``'s final stage refitted on the other folds (first split: the nuisance folds), over
-    ``n_splits`` random fold splits combined by the median rule of Chernozhukov, Demirer,
-    Duflo & Fernández-Val (each split at level ``1 - alpha/2``; p-values ``2 x median``); on
-    new rows, ``est.effect(X)`` (one split); or the given ``cate`` array.
+    CATE predictions (for everything that ranks units) must not have seen the outcome of the
+    row they rank: a prediction fitted on row ``i``'s outcome correlates with the noise in
+    ``i``'s score, which inflates the calibration slope, the GATES spread, the Qini curve and
+    the top-share values (in-sample predictions of a forest reject "no heterogeneity" in
+    200 of 200 null datasets; see bench/RESULTS_evaluate.md). What is held out:
+
+    - on the fitting rows, for a forest final stage (``CausalForest``, ``DRLearner``'s default)
+      its out-of-bag predictions: row ``i`` predicted only by the trees whose subsample left
+      ``i`` out (grf's approach; no refit, and ``n_splits`` defaults to 1 since they already
+      average over many random subsamples); for an ``AutoCate`` blend, each forest member's
+      fold predictions from model selection;
+    - on the fitting rows, for every other final stage (linear, meta-learners), the final
+      stage refitted on the other folds and predicting the held-out fold (first split: the
+      nuisance folds), over ``n_splits`` random fold splits combined by the median rule of
+      Chernozhukov, Demirer, Duflo & Fernández-Val (each split at level ``1 - alpha/2``;
+      p-values ``2 x median``); the refits of every outcome are kept per fitted model and
+      split, so evaluating outcome after outcome refits once;
+    - on new rows, ``est.effect(X)`` (the model never saw them; one split); or the given
+      ``cate`` array (the caller vouches that it is out of sample).
+
+    The doubly-robust scores are always cross-fitted (each row's nuisances fitted on the other
+    folds); the fitted model's own nuisances are reused on its own rows.
 
     Parameters
     ----------
@@ -609,8 +667,9 @@ def evaluate(
     random_state : int, Generator or None
     T1 : the arm (multi-arm treatments); outcome : the outcome name (several outcomes)
     n_splits : int, optional
-        Repeated fold splits for the out-of-fold CATE (1 = the nuisance folds only). Default
-        :data:`AUTO_SPLITS` up to :data:`AUTO_SPLITS_MAX_ROWS` rows, else 1 (each split
+        Repeated fold splits for the out-of-fold CATE (1 = the nuisance folds only, or the
+        out-of-bag predictions of a forest). Default 1 for forest final stages and above
+        :data:`AUTO_SPLITS_MAX_ROWS` rows, else :data:`AUTO_SPLITS` (each further split
         refits the final stage once per fold; the tables themselves take about a second at
         100k rows).
     n_groups : int, default 5
@@ -681,19 +740,34 @@ def evaluate(
     elif same:
         cv = int(np.unique(ctx.nuis.folds).size)
         strata = ctx.data.t_codes
-        if n_splits is None:
-            n_splits = AUTO_SPLITS if n <= AUTO_SPLITS_MAX_ROWS else 1
+        stored = _all_stored(est, ctx)
+        if n_splits is None:  # out-of-bag predictions already average over many subsamples
+            n_splits = 1 if stored or n > AUTO_SPLITS_MAX_ROWS else AUTO_SPLITS
+        # further splits: seeds from their own stream (the fit drew its fold seed from the same
+        # random_state as the first draw here, which gave the nuisance split again)
+        split_rng = (
+            np.random.default_rng([int(rng.integers(2**31 - 1)), 1]) if n_splits > 1 else None
+        )
         for r in range(n_splits):
-            folds = (
-                ctx.nuis.folds
-                if r == 0
-                else make_folds(n, cv, strata=strata, groups=g, seed=int(rng.integers(2**31 - 1)))
-            )
+            folds = ctx.nuis.folds
+            while split_rng is not None and r > 0 and np.array_equal(folds, ctx.nuis.folds):
+                seed = int(split_rng.integers(2**31 - 1))
+                folds = make_folds(n, cv, strata=strata, groups=g, seed=seed)
             taus.append(honest_cate(est, ctx, folds, j, a))
         source = (
             f"out of fold: final stage refitted on {cv - 1} of {cv} folds, {n_splits} "
             "random split(s), median rule"
         )
+        if stored:
+            source = (
+                "out of sample without refit: the fitted final stage's out-of-bag predictions "
+                "(forests) or fold predictions (AutoCate)"
+                + (
+                    f", then {n_splits - 1} refitted random split(s), median rule"
+                    if n_splits > 1
+                    else ""
+                )
+            )
     else:
         pred = est.effect(ectx.data.X, T1=arms[a] if len(arms) > 1 else None)
         pred = np.asarray(pred, dtype=float)

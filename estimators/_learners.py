@@ -72,6 +72,19 @@ def _forest_kwargs(est: Any, n_rows: int, seed: int, n_jobs: int) -> dict[str, A
     }
 
 
+def _oob(forests: list[Any], ctx: Context) -> np.ndarray | None:
+    """Out-of-bag CATEs (n, d_y, k) of forests fitted on every training row (``_final_fit`` on
+    ``arange(n)``) by econml's ``oob_predict``: each row from the trees whose subsample (both
+    honest halves) left it out; None when some row has no such tree."""
+    n = ctx.data.n
+    rows = np.arange(n)
+    out = np.empty((n, len(forests), ctx.k))
+    for j, forest in enumerate(forests):
+        pred = np.asarray(forest.oob_predict(ctx.features("num", j, rows=rows)), dtype=float)
+        out[:, j, :] = pred.reshape(n, -1)
+    return out if np.isfinite(out).all() else None
+
+
 def _weights(ctx: Context, rows: np.ndarray) -> np.ndarray | None:
     sw = ctx.data.sample_weight
     return None if sw is None else sw[rows]
@@ -270,6 +283,9 @@ class CausalForest(_Encoded):
                 )
             )
         return forests
+
+    def _out_of_fold_rows(self, state: Any, ctx: Context) -> np.ndarray | None:
+        return _oob(state, ctx)
 
     def _predict_encoded(
         self, state: Any, ctx: Context, feats: Features, m: int, with_var: bool
@@ -493,6 +509,10 @@ class DRLearner(_Encoded):
                 )
             )
         return ("forest", forests)
+
+    def _out_of_fold_rows(self, state: Any, ctx: Context) -> np.ndarray | None:
+        kind, fitted = state
+        return _oob(fitted, ctx) if kind == "forest" else None
 
     def _predict_encoded(
         self, state: Any, ctx: Context, feats: Features, m: int, with_var: bool

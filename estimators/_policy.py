@@ -61,6 +61,9 @@ class PolicyResult:
         The tree's value on the rows it was fitted on (optimistic; for reference only).
     tree : fitted econml PolicyTree or None
         The tree fitted on all rows (what one would deploy); ``features_`` its column names.
+    boosted : ndarray of float (0/1), one per evaluation row
+        The decisions the value is measured on (the out-of-fold trees' for a tree), so a
+        simulation can compute the true value ``mean(boosted * (tau - cost))``.
     """
 
     kind: str
@@ -75,6 +78,7 @@ class PolicyResult:
     outcome: str
     alpha: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    boosted: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @property
     def value(self) -> float:
@@ -190,9 +194,10 @@ def target_top_share(
 ) -> PolicyResult:
     """Boost the highest-predicted-effect units, at most ``budget`` of them, where it pays.
 
-    The ranking is the model's out-of-fold CATE (final stage refitted on the other folds), so
-    the value — ``mean((score - cost) * boosted)`` per unit — is measured on rows whose
-    outcomes did not shape the decision. Units whose predicted effect is at most ``cost`` are
+    The ranking is the model's out-of-sample CATE (a forest's out-of-bag predictions, else
+    the final stage refitted on the other folds; see :func:`estimators.evaluate`), so the
+    value — ``mean((score - cost) * boosted)`` per unit — is measured on rows whose outcomes
+    did not shape the decision. Units whose predicted effect is at most ``cost`` are
     not boosted even when the budget allows.
 
     Parameters
@@ -227,7 +232,7 @@ def target_top_share(
     scores = dr_scores(ctx, sc.j_e, sc.a_e)
     if sc.same:
         tau = honest_cate_all(est, ctx, ctx.nuis.folds)[:, sc.j, sc.a]
-        source = "out-of-fold CATE"
+        source = "out-of-sample CATE (out-of-bag or out-of-fold)"
     else:
         pred = np.asarray(est.effect(ctx.data.X), dtype=float)
         tau = pred[:, sc.j] if pred.ndim == 2 else pred
@@ -257,6 +262,7 @@ def target_top_share(
         outcome=str(ctx.data.outcome_names[sc.j_e]),
         alpha=alpha,
         notes=(f"Ranking: {source}; value net of cost {cost:g} per boosted unit.", *sc.notes),
+        boosted=pi,
     )
 
 
@@ -456,4 +462,5 @@ def policy_tree(
         outcome=str(ctx.data.outcome_names[sc.j_e]),
         alpha=alpha,
         notes=tuple(notes),
+        boosted=pi,
     )

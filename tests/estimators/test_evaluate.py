@@ -431,3 +431,63 @@ def test_evaluate_multi_arm_needs_and_uses_T1():
     ev1 = estimators.evaluate(est, sim["Y"], sim["T"], T1=1, n_splits=1)
     ev2 = estimators.evaluate(est, sim["Y"], sim["T"], T1=2, n_splits=1)
     assert ev1.treatment == "1 vs 0" and ev2.ate.effect < ev1.ate.effect  # arm 2: half the effect
+
+
+@pytest.mark.parametrize("make", [estimators.DRLearner, estimators.CausalForest])
+def test_forest_models_are_ranked_by_out_of_bag_cate_without_refit(make, monkeypatch):
+    """A forest final stage needs no refit per fold: its out-of-bag predictions (econml's
+    oob_predict, each row from the trees that did not sample it) are the held-out CATEs."""
+    from estimators._evaluate import honest_cate_all
+
+    sim = simulate(1500, 4)
+    est = make(random_state=0).fit(sim["Y"], sim["T"], X=sim["X"], W=sim["W"])
+    calls: list[int] = []
+    original = make._final_fit
+    monkeypatch.setattr(
+        make, "_final_fit", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    )
+    ev = estimators.evaluate(est, sim["Y"], sim["T"])
+    assert calls == [] and ev.n_splits == 1 and "out-of-bag" in ev.cate_source
+    ctx = est._fitted()
+    forest = est._state[1][0] if isinstance(est._state, tuple) else est._state[0]
+    oob = forest.oob_predict(ctx.features("num", 0, rows=np.arange(ctx.data.n)))[:, 0]
+    np.testing.assert_allclose(honest_cate_all(est, ctx, ctx.nuis.folds)[:, 0, 0], oob)
+    # out of bag is not in sample: the in-sample predictions differ
+    assert not np.allclose(oob, np.asarray(est.effect(sim["X"])).reshape(-1))
+    given = estimators.evaluate(est, sim["Y"], sim["T"], cate=oob)
+    pd.testing.assert_frame_equal(ev.blp, given.blp)
+    # other fold splits still refit (n_splits=2: one random split on top)
+    ev2 = estimators.evaluate(est, sim["Y"], sim["T"], n_splits=2)
+    assert len(calls) == int(np.unique(ctx.nuis.folds).size) and ev2.n_splits == 2
+
+
+def test_autocate_forest_blend_reuses_its_fold_predictions(monkeypatch):
+    """A blend of fold-averaged forests is ranked by its model-selection fold predictions (each
+    row from the fold state that left it out): no final-stage fit during evaluate."""
+    from estimators._evaluate import honest_cate_all
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    X = rng.normal(size=(n, 3))
+    T = rng.integers(0, 2, n)
+    tau = 1 + 2 * np.abs(X[:, 1]) + (X[:, 0] > 0)
+    Y = X[:, 0] + T * tau + rng.normal(size=n)
+    est = estimators.AutoCate(
+        random_state=0, candidates=["CausalForest", "DRLearner", "LinearDML"], n_jobs=1
+    ).fit(Y, T, X=X)
+    members = est._members
+    assert len(members) == 2 and all(type(st).__name__ == "_FoldAverage" for _, st, _ in members)
+    calls: list[int] = []
+    for cls in (estimators.CausalForest, estimators.DRLearner):
+        original = cls._final_fit
+        monkeypatch.setattr(
+            cls,
+            "_final_fit",
+            lambda self, *a, _o=original, **k: calls.append(1) or _o(self, *a, **k),
+        )
+    ev = estimators.evaluate(est, Y, T)
+    assert calls == [] and ev.n_splits == 1
+    ctx = est._fitted()
+    expected = sum(w * st.oof for _, st, w in members)
+    np.testing.assert_allclose(honest_cate_all(est, ctx, ctx.nuis.folds), expected)
+    assert np.corrcoef(expected[:, 0, 0], tau)[0, 1] > 0.9
