@@ -588,8 +588,7 @@ def _assemble(
     """The driver's part: sufficient statistics -> GATE table, ATE, band (as gate_table)."""
     from scipy import stats
 
-    from estimators._aipw import ATEResult
-    from estimators._errors import EstimatorInputError
+    from estimators import ATEResult, EstimatorInputError
     from estimators._scores import sup_t_critical
 
     segs = list(seg_alias.values())
