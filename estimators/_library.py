@@ -292,7 +292,7 @@ def calibrate_propensity(
     n_classes = proba.shape[1]
     if np.unique(t).size < 2:
         return proba, None
-    calibrator = LogisticRegression(penalty=None, max_iter=1000).fit(
+    calibrator = LogisticRegression(C=np.inf, max_iter=1000).fit(
         _log_odds(proba), t, sample_weight=w
     )
     return _apply_calibrator(calibrator, proba, n_classes), calibrator
