@@ -268,8 +268,8 @@ def calibrate_propensity(
     SD in the doubly-robust ATE of the count outcomes. The recalibration stretches the
     log-odds back (slope 0.90; a slope of 1 is not the target — the out-of-fold log-odds also
     carry noise, and the best calibration of a noisy score shrinks it), and moved the ATE's
-    z-score by -0.14 ± 0.02 (saves) and -0.15 ± 0.03 (outbound clicks), paired on the same
-    nuisances (``bench/RESULTS_estimators.md``, issue 9 item 6). Isotonic calibration moved it
+    z-score by -0.13 ± 0.01 (saves) and -0.14 ± 0.02 (outbound clicks), paired on the same
+    nuisances over 20 datasets (``bench/RESULTS_estimators.md``, issue 9 item 6). Isotonic calibration moved it
     as much but noisier (s.e. 0.04-0.07) and gives propensities of exactly 0 or 1 on blocks
     with one arm only; a logistic member on the raw design (misspecified for heavy-tailed
     followers and impressions) moved it the wrong way (+0.8).
