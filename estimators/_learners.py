@@ -194,7 +194,8 @@ _COMMON_DOC = """
         sets the outcome models tried per outcome and arm, the one with the smallest
         out-of-fold error being used (see ``estimators._library``); ``"propensity_library"``
         (from "lightgbm", "logistic"; default "lightgbm" only) does the same for the propensity
-        model, by out-of-fold log-loss.
+        model, by out-of-fold log-loss. ``"propensity_calibration"`` ("platt", the default, or None)
+        recalibrates the chosen propensity's out-of-fold log-odds (``estimators._library``).
     random_state : int, numpy Generator or None
     n_jobs : int or None, default -1
         Threads (-1 or None: all cores): independent LightGBM models (each single-threaded)
