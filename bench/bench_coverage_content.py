@@ -29,6 +29,7 @@ import json
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,9 +65,11 @@ def true_outcome_means(df: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def oracle(seed: int, n: int) -> dict[str, tuple[float, bool, float, float]]:
+def oracle(
+    seed: int, n: int, design: dict | None = None
+) -> dict[str, tuple[float, bool, float, float]]:
     """Per outcome, the AIPW with the true nuisances: (z, covers, error, SE)."""
-    df = causal.simulate_content(n=n, seed=seed)
+    df = causal.simulate_content(n=n, seed=seed, **(design or {}))
     t = df["boosted"].to_numpy().astype(bool)
     e = df["true_propensity"].to_numpy()
     mu0 = true_outcome_means(df)
@@ -82,29 +85,56 @@ def oracle(seed: int, n: int) -> dict[str, tuple[float, bool, float, float]]:
     return out
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def one(
-    seed: int, n: int, cv: int | None = None, nuisance_params: dict | None = None
-) -> dict[str, tuple[float, bool, bool, float, float]]:
-    """Per outcome: (z of ours vs truth, ours covers, naive covers, error, SE)."""
-    df = causal.simulate_content(n=n, seed=seed)
+    seed: int,
+    n: int,
+    cv: int | None = None,
+    nuisance_params: dict | None = None,
+    design: dict | None = None,
+) -> dict[str, tuple[float, ...]]:
+    """Per outcome: (z of ours vs truth, ours covers, naive covers, error, SE), then for the
+    trimmed (Crump) and overlap-weighted estimands (z, covers) each against its own truth;
+    key "_slope": the slope of the fitted on the true propensity log-odds."""
+    df = causal.simulate_content(n=n, seed=seed, **(design or {}))
     t = df["boosted"].to_numpy()
     est = estimators.LinearDML(random_state=seed, cv=cv, nuisance_params=nuisance_params).fit(
         df[OUTCOMES], t, X=df[MODIFIERS], W=df[CONFOUNDERS], groups=df["creator_id"].to_numpy()
     )
-    out = {}
+    e_true = df["true_propensity"].to_numpy()
+    e_hat = est.propensity_[:, 1]
+    out: dict[str, tuple[float, ...]] = {
+        "_slope": (float(np.polyfit(_logit(e_true), _logit(e_hat), 1)[0]),)
+    }
+    lo_c = estimators.crump_threshold(e_hat)
+    kept = (e_hat >= lo_c) & (e_hat <= 1 - lo_c)
+    h = e_true * (1 - e_true)
     for o in OUTCOMES:
-        truth = float(df[f"true_cate_{o}"].mean())
+        tau = df[f"true_cate_{o}"].to_numpy()
+        truth = float(tau.mean())
         a = est.ate_inference(outcome=o)
         y = df[o].to_numpy(dtype=float)
         y1, y0 = y[t == 1], y[t == 0]
         naive = y1.mean() - y0.mean()
         se_naive = np.sqrt(y1.var(ddof=1) / len(y1) + y0.var(ddof=1) / len(y0))
+        tr = est.ate_inference(outcome=o, trim="crump")
+        ato = est.ate_inference(outcome=o, overlap_weights=True)
+        t_trim = float(tau[kept].mean())  # the ATE of the units kept
+        t_ato = float(np.sum(h * tau) / np.sum(h))  # Li et al.'s ATO, true e(1 - e) weights
         out[o] = (
             (a.effect - truth) / a.se,
             a.effect_ci_lower <= truth <= a.effect_ci_upper,
             abs(naive - truth) <= Z95 * se_naive,
             a.effect - truth,
             a.se,
+            (tr.effect - t_trim) / tr.se,
+            tr.effect_ci_lower <= t_trim <= tr.effect_ci_upper,
+            (ato.effect - t_ato) / ato.se,
+            ato.effect_ci_lower <= t_ato <= ato.effect_ci_upper,
         )
     return out
 
@@ -191,11 +221,45 @@ def print_paired(rows: list[dict[str, dict[str, tuple[float, float]]]], n: int) 
             )
 
 
+def summarize(res: dict[str, list], reps: int, slopes: list[float]) -> None:
+    """Print the coverage table of ``res`` (outcome -> per-dataset tuples of :func:`one`)."""
+    se = np.sqrt(0.95 * 0.05 / reps)
+    print(
+        f"\n# AIPW ATE coverage on simulate_content: {reps} datasets "
+        f"(binomial SE of a 95% coverage: {se:.3f}); propensity log-odds slope (fitted on "
+        f"true) mean {np.mean(slopes):.3f}, SD {np.std(slopes, ddof=1):.3f}"
+    )
+    print(
+        f"{'outcome':<16} {'ours cover':>10} {'bias/SD':>8} {'SE/SD':>6} {'mean z':>13} "
+        f"{'sd z':>6} {'naive cover':>11} {'trimmed cover':>13} {'mean z':>11} "
+        f"{'ATO cover':>9} {'mean z':>11}"
+    )
+
+    def mz(z: np.ndarray) -> str:
+        return f"{z.mean():+.2f}±{z.std(ddof=1) / np.sqrt(len(z)):.2f}"
+
+    for o, rows in res.items():
+        arr = np.array(rows, dtype=float)
+        z, err = arr[:, 0], arr[:, 3]
+        sd = float(err.std(ddof=1))
+        print(
+            f"{o:<16} {arr[:, 1].mean():>10.3f} {err.mean() / sd:>+8.2f} "
+            f"{arr[:, 4].mean() / sd:>6.2f} {mz(z):>13} {z.std(ddof=1):>6.2f} "
+            f"{arr[:, 2].mean():>11.3f} {arr[:, 6].mean():>13.3f} {mz(arr[:, 5]):>11} "
+            f"{arr[:, 8].mean():>9.3f} {mz(arr[:, 7]):>11}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="10 datasets")
     ap.add_argument("--datasets", type=int, default=100)
     ap.add_argument("--rows", type=int, default=3000)
+    ap.add_argument("--start", type=int, default=0, help="first dataset (seed 50,000 + start)")
+    ap.add_argument("--overlap", type=float, default=0.02, help="simulate_content overlap=")
+    ap.add_argument("--confounding", type=float, default=1.0, help="simulate_content knob")
+    ap.add_argument("--json", default=None, help="also write the per-dataset results here")
+    ap.add_argument("--summarize", nargs="+", default=None, help="merge --json files, print")
     ap.add_argument("--cv", type=int, default=None, help="cross-fitting folds (default: auto)")
     ap.add_argument("--nuisance-params", default=None, help="JSON dict of LightGBM overrides")
     ap.add_argument(
@@ -230,10 +294,11 @@ def main() -> None:
         return
     if args.oracle_only:
         t0 = time.perf_counter()
-        rows = [oracle(args.first_seed + r, args.rows) for r in range(args.oracle_only)]
+        design = {"overlap": args.overlap, "confounding": args.confounding}
+        rows = [oracle(args.first_seed + r, args.rows, design) for r in range(args.oracle_only)]
         print(
             f"# oracle AIPW (true nuisances): {args.oracle_only} datasets x {args.rows} pins, "
-            f"seeds {args.first_seed}..{args.first_seed + args.oracle_only - 1}"
+            f"seeds {args.first_seed}..{args.first_seed + args.oracle_only - 1}, design {design}"
         )
         for o in OUTCOMES:
             z, cov, err, se = (np.array([r[o][k] for r in rows], dtype=float) for k in range(4))
@@ -246,40 +311,47 @@ def main() -> None:
             )
         print(f"{time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")
         return
+    if args.summarize:
+        runs = [json.loads(Path(path).read_text()) for path in args.summarize]
+        res = {o: [v for r in runs for v in r["res"][o]] for o in OUTCOMES}
+        slopes = [x for r in runs for x in r["slopes"]]
+        print("# merged:", "; ".join(r["header"] for r in runs))
+        summarize(res, len(slopes), slopes)
+        return
     reps = 10 if args.quick else args.datasets
     params = json.loads(args.nuisance_params) if args.nuisance_params else None
+    design = {"overlap": args.overlap, "confounding": args.confounding}
     warnings.filterwarnings("ignore")
-    print(f"load average at start: {os.getloadavg()[0]:.1f}; cv={args.cv} nuisance={params}")
-    t0 = time.perf_counter()
-    res: dict[str, list[tuple[float, bool, bool, float, float]]] = {o: [] for o in OUTCOMES}
-    for r in range(reps):
-        for o, v in one(50_000 + r, args.rows, args.cv, params).items():
-            res[o].append(v)
-        if (r + 1) % 10 == 0:
-            print(f"  {r + 1}/{reps} datasets, {time.perf_counter() - t0:.0f} s", flush=True)
-    se = np.sqrt(0.95 * 0.05 / reps)
-    print(
-        f"\n# AIPW ATE coverage on simulate_content: {reps} datasets x {args.rows} pins "
-        f"(binomial SE of a 95% coverage: {se:.3f})"
+    header = (
+        f"datasets {args.start}-{args.start + reps - 1} x {args.rows} pins, design {design}, "
+        f"cv={args.cv} nuisance={params}; load average at start {os.getloadavg()[0]:.1f}"
     )
-    print(
-        f"{'outcome':<16} {'ours cover':>10} {'bias/SD':>8} {'SE/SD':>6} {'mean z':>13} "
-        f"{'sd z':>6} {'naive cover':>11} {'miss ratio naive/ours':>22}"
+    print(header, flush=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res: dict[str, list] = {o: [] for o in OUTCOMES}
+    slopes: list[float] = []
+    for r in range(args.start, args.start + reps):
+        for o, v in one(50_000 + r, args.rows, args.cv, params, design).items():
+            if o == "_slope":
+                slopes.append(v[0])
+            else:
+                res[o].append([float(x) for x in v])
+        done = r + 1 - args.start
+        if done % 5 == 0:
+            print(
+                f"  {done}/{reps} datasets, {time.perf_counter() - t0:.0f} s, "
+                f"{time.process_time() - c0:.0f} CPU s",
+                flush=True,
+            )
+    summarize(res, reps, slopes)
+    tail = (
+        f"total {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU s; "
+        f"load average at end: {os.getloadavg()[0]:.1f}"
     )
-    for o, rows in res.items():
-        z = np.array([v[0] for v in rows])
-        err = np.array([v[3] for v in rows])
-        se_mean = float(np.mean([v[4] for v in rows]))
-        sd = float(err.std(ddof=1))
-        ours = np.mean([v[1] for v in rows])
-        naive = np.mean([v[2] for v in rows])
-        ratio = (1 - naive) / max(1 - ours, 1 / reps)
-        mz = f"{z.mean():+.2f}±{z.std(ddof=1) / np.sqrt(reps):.2f}"
-        print(
-            f"{o:<16} {ours:>10.3f} {err.mean() / sd:>+8.2f} {se_mean / sd:>6.2f} {mz:>13} "
-            f"{z.std(ddof=1):>6.2f} {naive:>11.3f} {ratio:>21.1f}x"
-        )
-    print(f"total {time.perf_counter() - t0:.0f} s; load average at end: {os.getloadavg()[0]:.1f}")
+    print(tail)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"header": header + "; " + tail, "res": res, "slopes": slopes}, fh)
 
 
 if __name__ == "__main__":

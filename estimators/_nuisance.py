@@ -25,6 +25,9 @@ from estimators._inputs import Prepared
 from estimators._library import (
     LinearOutcome,
     LogisticPropensity,
+    PlattCalibrated,
+    calibrate_propensity,
+    check_calibration,
     library_members,
     oof_log_loss,
     oof_mse,
@@ -32,7 +35,7 @@ from estimators._library import (
 )
 
 #: Keys of ``nuisance_params`` that pick library members rather than LightGBM settings.
-LIBRARY_KEYS = ("outcome_library", "propensity_library")
+LIBRARY_KEYS = ("outcome_library", "propensity_library", "propensity_calibration")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -293,9 +296,16 @@ def crossfit(
     propensity model is chosen the same way, by out-of-fold log-loss (default: LightGBM). ``overrides["outcome_library"]`` and
     ``overrides["propensity_library"]`` restrict the members; the other keys of ``overrides``
     go to LightGBM.
+
+    The chosen propensity model's out-of-fold probabilities are then recalibrated by a
+    logistic regression of the arm on their log-odds (Platt scaling, fitted on all rows;
+    :func:`estimators._library.calibrate_propensity`, which documents why: the regularised
+    LightGBM propensity is shrunken towards the mean). ``overrides["propensity_calibration"]
+    = None`` keeps the raw probabilities.
     """
     overrides = dict(overrides or {})
     requested = overrides.pop("outcome_library", None)
+    calibration = check_calibration(overrides.pop("propensity_calibration", "platt"))
     e_members = (
         propensity_members(overrides.pop("propensity_library", None))
         if data.Z.shape[1]
@@ -385,8 +395,15 @@ def crossfit(
             mem: oof_log_loss(lib_oof[("e", 0, 0, mem)], data.t_codes, w) for mem in e_members
         }
         best_e = min(e_members, key=lambda mem: losses[mem])  # ties: the earlier member
-        e[:] = lib_oof[("e", 0, 0, best_e)]
         e_models = lib_models[("e", 0, 0, best_e)]
+        e[:], calibrator = calibrate_propensity(
+            lib_oof[("e", 0, 0, best_e)],
+            data.t_codes,
+            w,
+            calibration if data.Z.shape[1] else None,
+        )
+        if calibrator is not None:
+            e_models = [PlattCalibrated(m, calibrator, n_levels) for m in e_models]
         records += [
             {
                 "model": "P(T|Z)",
