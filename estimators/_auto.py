@@ -53,6 +53,13 @@ TIE_ALPHA = 0.05
 #: Blend members below this weight are dropped (the rest renormalised) before the all-rows
 #: refit: they move the blend little and each costs a full final-stage fit.
 MIN_BLEND_WEIGHT = 0.05
+#: Default ``max_score_samples``: up to this many rows every row is scored, and a blend's forest
+#: members are the average of their scoring forests instead of a refit on all rows. Measured
+#: (``bench/bench_speed.py``, 20,000 x 20, ``bench/RESULTS_estimators.md``, CPU seconds at
+#: ``n_jobs=1``): with 10,000 the fit cost 70 s, 51 s of it the all-row refits of the
+#: CausalForest and DRLearner members (100 trees of 9,000 rows each); scoring every row and
+#: reusing the scoring forests (3 x 36 trees of 6,000 rows each) removes the refits.
+MAX_SCORE_SAMPLES = 20_000
 #: Fewest trees per scoring fold of a forest candidate (see :func:`_light`).
 LIGHT_MIN_TREES = 12
 
@@ -242,8 +249,9 @@ class AutoCate(BaseCate):
     require_intervals : bool, default False
         Only candidates with their own CATE variance (CausalForest, DRLearner, LinearDML)
         compete, and one is selected.
-    max_score_samples : int, default 10000
-        Rows used to score candidates (all rows when fewer).
+    max_score_samples : int, default :data:`MAX_SCORE_SAMPLES` (20000)
+        Rows used to score candidates (all rows when fewer; then a blend's forest members are
+        the average of their scoring forests, not refitted).
     cv, clip, max_onehot_levels, discrete_treatment, control, nuisance_params,
     random_state, n_jobs :
         As in :class:`CausalForest`.
@@ -284,7 +292,7 @@ class AutoCate(BaseCate):
         candidates: list[Any] | None = None,
         strategy: str = "auto",
         require_intervals: bool = False,
-        max_score_samples: int = 10_000,
+        max_score_samples: int = MAX_SCORE_SAMPLES,
         cv: int | None = None,
         clip: float = 0.01,
         max_onehot_levels: int = 10,
