@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         "--designs", nargs="*", default=["threshold", "interaction", "saturation", "twins"]
     )
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--estimators", nargs="*", default=["AutoCate"])
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     res: dict[tuple[str, str], list[dict[str, float]]] = {}
     for design in args.designs:
-        for seed in range(1, args.seeds + 1):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             d = twins(seed) if design == "twins" else simulated(design, args.n, seed)
             for name in names:
                 m = run(name, d, seed, args.n_jobs)

@@ -30,10 +30,10 @@ from estimators._aipw import (
 )
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
 from estimators._inputs import FinalEncoder, Prepared, frame_like, prepare
-from estimators._nuisance import Nuisances, crossfit, one_blas_thread
+from estimators._nuisance import NestedFold, Nuisances, crossfit, one_blas_thread
 from estimators._params import Integer, Options, Real, check_params, resolve_rng
 
-__all__ = ["BaseCate", "Context", "build_context", "predict_in_batches"]
+__all__ = ["BaseCate", "Context", "build_context", "predict_in_batches", "scoring_context"]
 
 #: Refuse to estimate when an arm is this separable from control (out-of-fold AUC of the
 #: propensity): treatment is then (almost) determined by the covariates.
@@ -135,6 +135,8 @@ class Context:
     x_lin_by: list[np.ndarray] | None = None
     enc_num_by: list[FinalEncoder] | None = None
     enc_lin_by: list[FinalEncoder] | None = None
+    #: set on AutoCate's per-fold scoring contexts (:func:`scoring_context`): the fold scored
+    scoring_fold: int | None = None
 
     def __post_init__(self) -> None:
         if self.x_num_by is None:  # one shared encoding (no high-cardinality categorical)
@@ -258,6 +260,98 @@ def build_context(
         x_lin_by=x_lin_by,
         enc_num_by=enc_num_by,
         enc_lin_by=enc_lin_by,
+    )
+
+
+def scoring_context(ctx: Context, part: NestedFold) -> Context:
+    """A copy of ``ctx`` whose rows outside fold ``part.fold`` carry nested nuisances.
+
+    AutoCate fits each candidate's scoring final stage on ``part.rows`` (the scored rows
+    outside the fold) and predicts the fold's scored rows. In the copy, ``part.rows`` hold
+    residuals / pseudo-outcomes from models that never saw the fold
+    (:func:`~estimators._nuisance.nested_crossfit`), and target-encoded categoricals are
+    re-encoded from those pseudo-outcomes (training rows out of their inner fold, the fold's
+    rows by an encoder fitted on ``part.rows``), so the fitted stage is a function of the
+    other folds' data only. Every other row keeps the values of ``ctx``.
+    """
+    data = ctx.data
+    r = part.rows
+    nuis = Nuisances(
+        folds=ctx.nuis.folds,
+        m_y=ctx.nuis.m_y.copy(),
+        e=None if ctx.nuis.e is None else ctx.nuis.e.copy(),
+        t_hat=None if ctx.nuis.t_hat is None else ctx.nuis.t_hat.copy(),
+        mu=None if ctx.nuis.mu is None else ctx.nuis.mu.copy(),
+        mu_models=ctx.nuis.mu_models,
+        e_models=ctx.nuis.e_models,
+        library=ctx.nuis.library,
+        chosen=ctx.nuis.chosen,
+    )
+    nuis.m_y[r] = part.m_y
+    y_res = ctx.y_res.copy()
+    y_res[r] = data.y[r] - part.m_y
+    t_res = ctx.t_res.copy()
+    dr = None if ctx.dr is None else ctx.dr.copy()
+    if data.discrete:
+        assert nuis.e is not None and nuis.mu is not None and part.e is not None
+        assert part.mu is not None and dr is not None
+        nuis.e[r] = part.e
+        nuis.mu[r] = part.mu
+        t_res[r] = np.eye(len(data.levels))[data.t_codes[r]][:, 1:] - part.e[:, 1:]
+        for j in range(data.y.shape[1]):
+            for a in range(1, len(data.levels)):
+                dr[r, j, a - 1] = aipw_scores(
+                    data.y[r, j],
+                    data.t_codes[r] == a,
+                    data.t_codes[r] == 0,
+                    part.mu[:, j, a],
+                    part.mu[:, j, 0],
+                    part.e[:, a],
+                    part.e[:, 0],
+                    clip=ctx.clip,
+                )
+    else:
+        assert nuis.t_hat is not None and part.t_hat is not None
+        nuis.t_hat[r] = part.t_hat
+        t_res[r] = (data.t_cont[r] - part.t_hat)[:, None]
+    x_num_by, x_lin_by = list(ctx.x_num_by or []), list(ctx.x_lin_by or [])
+    encs = ctx.enc_num_by or []
+    if data.X is not None and encs and encs[0].target_encoded:
+        here = np.flatnonzero(ctx.nuis.folds == part.fold)
+        Xr = data.X.iloc[r].reset_index(drop=True)
+        Xh = data.X.iloc[here].reset_index(drop=True)
+        if dr is not None:
+            signals = [dr[r, j, :].mean(axis=1) for j in range(data.y.shape[1])]
+        else:
+            scale = np.mean(t_res[r, 0] ** 2)
+            signals = [y_res[r, j] * t_res[r, 0] / scale for j in range(data.y.shape[1])]
+        for j, signal in enumerate(signals):
+            for kind, store in (("num", x_num_by), ("lin", x_lin_by)):
+                old = encs[j] if kind == "num" else (ctx.enc_lin_by or [])[j]
+                enc = FinalEncoder(old.schema, old.max_onehot_levels, drop_first=old.drop_first)
+                enc.fit(Xr, signal)
+                codes = store[j].copy()
+                codes[r] = enc.transform_oof(Xr, signal, part.inner)
+                codes[here] = enc.transform(Xh, len(Xh))
+                store[j] = codes
+    return Context(
+        data=data,
+        nuis=nuis,
+        y_res=y_res,
+        t_res=t_res,
+        dr=dr,
+        enc_num=ctx.enc_num,
+        enc_lin=ctx.enc_lin,
+        x_num=x_num_by[0],
+        x_lin=x_lin_by[0],
+        clip=ctx.clip,
+        n_jobs=ctx.n_jobs,
+        seed=ctx.seed,
+        x_num_by=x_num_by,
+        x_lin_by=x_lin_by,
+        enc_num_by=ctx.enc_num_by,
+        enc_lin_by=ctx.enc_lin_by,
+        scoring_fold=part.fold,
     )
 
 

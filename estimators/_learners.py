@@ -606,13 +606,16 @@ class TLearner(_MetaLearner):
     def _contrast_for(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
         """Targets of the projection on X: contrasts that never saw the rows left out.
 
-        All rows: the out-of-fold contrasts. Rows missing exactly one cross-fitting fold ``k``
-        (AutoCate's scoring fits): the contrasts of fold ``k``'s outcome models (trained on
-        the other folds, in-sample here), so that the projection is a function of the other
-        folds' data only — the out-of-fold contrasts of these rows came from models that saw
-        fold ``k``, and a projection on them would lean the scoring loss towards the T-learner
+        All rows: the out-of-fold contrasts. AutoCate's scoring contexts
+        (``ctx.scoring_fold`` set): the out-of-fold contrasts of its nested nuisances, which
+        never saw the scored fold. Rows missing exactly one cross-fitting fold ``k`` of an
+        ordinary context: the contrasts of fold ``k``'s outcome models (trained on the other
+        folds, in-sample here), so that the projection is a function of the other folds' data
+        only — the out-of-fold contrasts of these rows came from models that saw fold ``k``
         (``tests/estimators/test_scoring_leak.py``).
         """
+        if ctx.scoring_fold is not None:  # AutoCate's nested nuisances never saw the fold
+            return self._contrast_oof(ctx, rows)
         folds = ctx.nuis.folds
         missing = np.setdiff1d(np.unique(folds), np.unique(folds[rows]))
         models = ctx.nuis.mu_models

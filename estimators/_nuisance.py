@@ -37,10 +37,12 @@ LIBRARY_KEYS = ("outcome_library", "propensity_library")
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "NestedFold",
     "Nuisances",
     "crossfit",
     "lgbm_params",
     "make_folds",
+    "nested_crossfit",
     "one_blas_thread",
     "run_tasks",
 ]
@@ -234,6 +236,8 @@ class Nuisances:
     mu_models: list[list[list[Any]]] | None  # [outcome][level] -> fold models
     e_models: list[Any] | None  # propensity fold models, discrete only
     library: pd.DataFrame | None = None  # per nuisance model and member: out-of-fold error, chosen
+    #: the library member kept per model: ("m_y" | "mu" | "e" | "t_hat", outcome, arm) -> member
+    chosen: dict[tuple[str, int, int], str] | None = None
 
 
 def _fit_task(
@@ -379,6 +383,7 @@ def crossfit(
             assert t_hat is not None
             t_hat[te] = pred
     records = []
+    chosen: dict[tuple[str, int, int], str] = {("t_hat", 0, 0): "lightgbm"}
     if data.discrete:
         assert e is not None
         losses = {
@@ -387,6 +392,7 @@ def crossfit(
         best_e = min(e_members, key=lambda mem: losses[mem])  # ties: the earlier member
         e[:] = lib_oof[("e", 0, 0, best_e)]
         e_models = lib_models[("e", 0, 0, best_e)]
+        chosen[("e", 0, 0)] = best_e
         records += [
             {
                 "model": "P(T|Z)",
@@ -412,6 +418,7 @@ def crossfit(
                 for mem in members[j]
             }
             best = min(members[j], key=lambda mem: errors[mem])  # ties: the earlier member
+            chosen[(kind, j, a)] = best
             if kind == "m_y":
                 m_y[:, j] = lib_oof[(kind, j, a, best)]
             else:
@@ -438,4 +445,186 @@ def crossfit(
         mu_models=mu_models,
         e_models=e_models if data.discrete else None,
         library=pd.DataFrame(records),
+        chosen=chosen,
     )
+
+
+#: Most training rows of one nested nuisance model (:func:`nested_crossfit`); larger training
+#: sets are subsampled. Those models only serve AutoCate's scoring (at most
+#: ``max_score_samples`` rows), so at 1M rows they need not cost a second full cross-fit.
+NESTED_MAX_TRAIN = 40_000
+
+
+@dataclass(frozen=True, slots=True)
+class NestedFold:
+    """Nuisances of the scored rows outside fold ``fold``, from models that never saw it.
+
+    ``rows`` (m,) are those rows (sorted), ``inner`` (m,) the inner fold each was predicted
+    out of; ``m_y`` (m, d_y), ``e`` (m, n_levels), ``mu`` (m, d_y, n_levels) (discrete),
+    ``t_hat`` (m,) (continuous), as in :class:`Nuisances`.
+    """
+
+    fold: int
+    rows: np.ndarray
+    inner: np.ndarray
+    m_y: np.ndarray
+    e: np.ndarray | None
+    mu: np.ndarray | None
+    t_hat: np.ndarray | None
+
+
+def nested_crossfit(
+    data: Prepared,
+    nuis: Nuisances,
+    rows: np.ndarray,
+    *,
+    seed: int,
+    n_jobs: int,
+    overrides: dict[str, Any] | None,
+    max_train: int = NESTED_MAX_TRAIN,
+) -> list[NestedFold | None]:
+    """Nested cross-fitting for scoring: per outer fold ``k``, nuisances that never saw ``k``.
+
+    A candidate scored on fold ``k`` is fitted on the other folds' residuals or
+    pseudo-outcomes; their cross-fitted nuisances were trained on folds *including* ``k``, so
+    the fit carries fold ``k``'s noise and the out-of-fold loss is optimistic for
+    residual-based candidates. Here the scored rows outside ``k`` get nuisances from models
+    trained without fold ``k`` and without their own fold: with ``cv >= 3`` one model per
+    *pair* of folds ``{j, k}`` (trained on the remaining folds) serves outer fold ``k`` on
+    fold ``j`` and outer fold ``j`` on fold ``k``; with ``cv = 2`` the other fold is split in
+    two (stratified by arm, clusters whole). Only the library member chosen by
+    :func:`crossfit` is refitted (LightGBM settings as there, scaled to the training size),
+    training sets are subsampled to ``max_train`` rows and only scored rows are predicted.
+
+    Returns one :class:`NestedFold` per outer fold (fold order), or None for a fold whose
+    inner training sets miss a treatment arm (tiny arms; the caller then keeps the ordinary
+    nuisances for that fold).
+    """
+    overrides = dict(overrides or {})
+    chosen = nuis.chosen or {}
+    folds = nuis.folds
+    fold_ids = [int(k) for k in np.unique(folds)]
+    n, d_y = data.y.shape
+    n_levels = len(data.levels)
+    scored = np.zeros(n, dtype=bool)
+    scored[rows] = True
+    rng = np.random.default_rng(seed)
+    # units: (training mask, predicted rows, outer fold of each predicted row)
+    units: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    inner_of = np.full(n, -1)
+    failed: set[int] = set()
+    if len(fold_ids) >= 3:
+        inner_of[:] = folds
+        for i, j in enumerate(fold_ids):
+            for k in fold_ids[i + 1 :]:
+                pair = (folds == j) | (folds == k)
+                pred = np.flatnonzero(scored & pair)
+                units.append((~pair, pred, np.where(folds[pred] == j, k, j)))
+    else:
+        for k in fold_ids:
+            other = np.flatnonzero(folds != k)
+            try:
+                half = make_folds(
+                    other.size,
+                    2,
+                    strata=data.t_codes[other] if data.discrete else None,
+                    groups=None if data.groups is None else data.groups[other],
+                    seed=seed + k,
+                )
+            except EstimatorInputError:
+                failed.add(k)
+                continue
+            inner_of[other] = half
+            for h in (0, 1):
+                train = np.zeros(n, dtype=bool)
+                train[other[half != h]] = True
+                pred = other[(half == h) & scored[other]]
+                units.append((train, pred, np.full(pred.size, k)))
+    tasks: list[Callable[[], Any]] = []
+    kinds: list[tuple[int, str, int, int]] = []  # (unit, kind, outcome, arm)
+    Z, w = data.Z, data.sample_weight
+    for u, (train, pred, outer) in enumerate(units):
+        if int(train.sum()) > max_train:
+            keep = rng.choice(np.flatnonzero(train), size=max_train, replace=False)
+            train = np.zeros(n, dtype=bool)
+            train[keep] = True
+        test = np.zeros(n, dtype=bool)
+        test[pred] = True
+        if data.discrete and np.unique(data.t_codes[train]).size < n_levels:
+            failed.update(int(k) for k in np.unique(outer))
+            continue
+        n_tr = int(train.sum())
+        wtr = None if w is None else w[train]
+        salt = seed + 1000 * (u + 1)
+        p_reg = lgbm_params(n_tr, n_jobs=n_jobs, seed=salt, overrides=overrides)
+        for j in range(d_y):
+            mem = chosen.get(("m_y", j, 0), "lightgbm")
+            tasks.append(_fit_task(Z, train, test, data.y[train, j], wtr, p_reg, member=mem))
+            kinds.append((u, "m_y", j, 0))
+        if not data.discrete:
+            tasks.append(_fit_task(Z, train, test, data.t_cont[train], wtr, p_reg))
+            kinds.append((u, "t_hat", 0, 0))
+            continue
+        p_clf = lgbm_params(
+            n_tr, n_jobs=n_jobs, seed=salt + 100, overrides=overrides, classifier=True
+        )
+        if n_levels == 2:
+            p_clf.setdefault("objective", "binary")
+        mem = chosen.get(("e", 0, 0), "lightgbm")
+        tasks.append(
+            _fit_task(
+                Z, train, test, data.t_codes[train], wtr, p_clf, n_classes=n_levels, member=mem
+            )
+        )
+        kinds.append((u, "e", 0, 0))
+        for a in range(n_levels):
+            arm = train & (data.t_codes == a)
+            wa = None if w is None else w[arm]
+            pa = lgbm_params(int(arm.sum()), n_jobs=n_jobs, seed=salt + 200, overrides=overrides)
+            for j in range(d_y):
+                mem = chosen.get(("mu", j, a), "lightgbm")
+                tasks.append(_fit_task(Z, arm, test, data.y[arm, j], wa, pa, member=mem))
+                kinds.append((u, "mu", j, a))
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for k in fold_ids:
+        m = int(np.sum(scored & (folds != k)))
+        out[k] = {
+            "rows": np.flatnonzero(scored & (folds != k)),
+            "m_y": np.full((m, d_y), np.nan),
+            "e": np.full((m, n_levels), np.nan),
+            "mu": np.full((m, d_y, n_levels), np.nan),
+            "t_hat": np.full(m, np.nan),
+        }
+    for (u, kind, j, a), (_, pred) in zip(kinds, run_tasks(tasks, n_jobs), strict=True):
+        _, pred_rows, outer = units[u]
+        for k in np.unique(outer):
+            part = out[int(k)]
+            sel = outer == k
+            pos = np.searchsorted(part["rows"], pred_rows[sel])
+            values = np.asarray(pred)[sel]
+            if kind == "m_y":
+                part["m_y"][pos, j] = values
+            elif kind == "mu":
+                part["mu"][pos, j, a] = values
+            elif kind == "e":
+                part["e"][pos] = values
+            else:
+                part["t_hat"][pos] = values
+    result: list[NestedFold | None] = []
+    for k in fold_ids:
+        part = out[k]
+        if k in failed:
+            result.append(None)
+            continue
+        result.append(
+            NestedFold(
+                fold=k,
+                rows=part["rows"],
+                inner=inner_of[part["rows"]],
+                m_y=part["m_y"],
+                e=part["e"] if data.discrete else None,
+                mu=part["mu"] if data.discrete else None,
+                t_hat=None if data.discrete else part["t_hat"],
+            )
+        )
+    return result

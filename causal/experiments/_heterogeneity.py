@@ -159,7 +159,7 @@ def _subsample(strata: np.ndarray, max_rows: int, rng: np.random.Generator) -> n
 
 def _folds(t: np.ndarray, groups: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
     """Fold of each unit: the estimators' own split (stratified by arm, clusters kept whole)."""
-    from estimators._nuisance import make_folds
+    from estimators.inference import make_folds
 
     if groups is not None and np.unique(groups).size < FOLDS:
         raise ConfigError(

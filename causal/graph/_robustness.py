@@ -37,7 +37,7 @@ from scipy import stats
 
 from causal._errors import ConfigError
 from causal.graph._results import Balance, Overlap, RefutationResult, Robustness
-from causal.graph._scores import EffectScores, scores_of
+from causal.graph._scores import EffectScores, fitted_nuisances, scores_of
 from causal.graph._sensitivity import sensitivity
 
 __all__ = [
@@ -279,11 +279,10 @@ def refit_refuters(
 
     start = time.perf_counter()
     rng = _rng(seed)
-    ctx = est._ctx
-    d = ctx.data
+    d = fitted_nuisances(est)
     j = list(d.outcome_names).index(sc.outcome)
     y = d.y[:, j]
-    m = ctx.nuis.m_y[:, j]
+    m = d.outcome_mean[:, j]
     resid = y - m
     dummy = m + resid[rng.permutation(d.n)]
     Z = d.Z.copy()
@@ -291,7 +290,7 @@ def refit_refuters(
     while name in Z.columns:
         name += "_"
     Z[name] = rng.standard_normal(d.n)
-    T = np.array(list(d.levels))[d.t_codes] if d.discrete else d.t_cont
+    T = np.array(list(d.levels))[d.t_codes] if d.discrete else d.t
     Y = pd.DataFrame({"y": y, "dummy": dummy})
     params = {
         k: getattr(est, k)

@@ -2,8 +2,8 @@
 
 Every refuter and diagnostic of :mod:`causal.graph` works from these arrays (out-of-fold
 outcome regressions, propensities, doubly-robust scores), so nothing is refitted that the
-mathematics does not require. They are read from the estimator's fitted context (``_ctx``:
-``estimators`` keeps the data and out-of-fold nuisances there, shared by every final stage).
+mathematics does not require. They are read through ``estimators.inference.nuisances`` (the
+data and out-of-fold nuisances a fitted estimator keeps, shared by every final stage).
 """
 
 from __future__ import annotations
@@ -72,6 +72,23 @@ class EffectScores:
         )
 
 
+def fitted_nuisances(est: Any) -> Any:
+    """``estimators.inference.nuisances(est)``, its errors re-raised as ``causal`` errors."""
+    import estimators
+    from estimators.inference import nuisances
+
+    try:
+        return nuisances(est)
+    except estimators.NotFittedError:
+        raise NotFittedError(
+            f"{type(est).__name__} is not fitted: call fit(Y, T, X=..., W=...) first."
+        ) from None
+    except estimators.EstimatorInputError:
+        raise ConfigError(
+            f"Expected a fitted estimator from the 'estimators' package; got {type(est).__name__}."
+        ) from None
+
+
 def scores_of(est: Any, *, outcome: str | None = None, T1: Any = None) -> EffectScores:
     """The cross-fitted pieces of a fitted ``estimators`` model for one outcome and arm.
 
@@ -83,16 +100,7 @@ def scores_of(est: Any, *, outcome: str | None = None, T1: Any = None) -> Effect
     T1 : optional
         The arm, for a multi-valued treatment (default: the only arm).
     """
-    ctx = getattr(est, "_ctx", None)
-    if ctx is None:
-        if hasattr(est, "fit"):
-            raise NotFittedError(
-                f"{type(est).__name__} is not fitted: call fit(Y, T, X=..., W=...) first."
-            )
-        raise ConfigError(
-            f"Expected a fitted estimator from the 'estimators' package; got {type(est).__name__}."
-        )
-    d, nuis = ctx.data, ctx.nuis
+    d = fitted_nuisances(est)
     names = list(d.outcome_names)
     if outcome is None:
         if len(names) > 1:
@@ -118,13 +126,14 @@ def scores_of(est: Any, *, outcome: str | None = None, T1: Any = None) -> Effect
             raise ConfigError(f"T1={T1!r} is not a treatment arm; arms are {levels[1:]}.")
         keep = (d.t_codes == a) | (d.t_codes == 0)
         rows = np.flatnonzero(keep)
-        e1 = nuis.e[rows, a]
-        e0 = nuis.e[rows, 0]
-        mu1 = nuis.mu[rows, j, a]
-        mu0 = nuis.mu[rows, j, 0]
+        assert d.propensity is not None and d.arm_means is not None and d.scores is not None
+        e1 = d.propensity[rows, a]
+        e0 = d.propensity[rows, 0]
+        mu1 = d.arm_means[rows, j, a]
+        mu0 = d.arm_means[rows, j, 0]
         s = e1 + e0
         m = (e1 * mu1 + e0 * mu0) / np.maximum(s, 1e-12)  # E[Y | Z, T in {arm, control}]
-        psi = ctx.dr[rows, j, a - 1] if len(levels) == 2 else ctx.dr[:, j, a - 1][rows]
+        psi = d.scores[rows, j, a - 1] if len(levels) == 2 else d.scores[:, j, a - 1][rows]
         # on the arm-vs-control rows the conditional propensity is e1 / (e1 + e0)
         return EffectScores(
             outcome=names[j],
@@ -144,7 +153,7 @@ def scores_of(est: Any, *, outcome: str | None = None, T1: Any = None) -> Effect
             rows=rows,
             groups=None if d.groups is None else d.groups[rows],
             weight=None if d.sample_weight is None else d.sample_weight[rows],
-            clip=float(ctx.clip),
+            clip=d.clip,
             arm_label=levels[a],
             control_label=levels[0],
         )
@@ -154,18 +163,18 @@ def scores_of(est: Any, *, outcome: str | None = None, T1: Any = None) -> Effect
         treatment=tname,
         discrete=False,
         y=y_all,
-        m=nuis.m_y[:, j],
+        m=d.outcome_mean[:, j],
         arm=None,
         e1=None,
         e0=None,
         mu1=None,
         mu0=None,
         psi=None,
-        t=d.t_cont,
-        t_hat=nuis.t_hat,
+        t=d.t,
+        t_hat=d.treatment_mean,
         Z=d.Z,
         rows=rows,
         groups=d.groups,
         weight=d.sample_weight,
-        clip=float(ctx.clip),
+        clip=d.clip,
     )
