@@ -114,7 +114,7 @@ def test_autocate_blend_refits_forests_only_on_a_scoring_subsample(
     """Every row scored (the default up to 20,000 rows): a blend's forest members are the
     average of their scoring forests and no forest is fitted on all rows; on a subsample
     (``max_score_samples`` < n) the forest members are refitted on all rows."""
-    from estimators._auto import _FoldAverage
+    from estimators._auto import SCORE_ALL_ROWS_UP_TO, _FoldAverage
 
     sizes = _forest_fit_rows(monkeypatch)
     kw = {} if max_score_samples is None else {"max_score_samples": max_score_samples}
@@ -131,9 +131,23 @@ def test_autocate_blend_refits_forests_only_on_a_scoring_subsample(
     assert len(members) == 2  # a blend of both forests (this seed)
     reused = [isinstance(state, _FoldAverage) for _, state, _ in members]
     if max_score_samples is None:
-        assert est.max_score_samples >= n
+        assert est.max_score_samples is None and n <= SCORE_ALL_ROWS_UP_TO
         assert all(reused) and n not in sizes
     else:
         assert not any(reused) and sizes.count(n) == 2
     tau = est.effect(data["X"])
     assert np.all(np.isfinite(tau))
+
+
+@pytest.mark.parametrize(
+    ("n", "limit", "expected"),
+    [(20_000, None, 20_000), (20_001, None, 10_000), (1_000_000, None, 10_000), (900, 600, 600)],
+)
+def test_autocate_scoring_rows(n: int, limit: int | None, expected: int) -> None:
+    """Default: every row up to 20,000 rows, else a 10,000-row subsample; an int caps it."""
+    from types import SimpleNamespace
+
+    est = estimators.AutoCate(max_score_samples=limit)
+    ctx = SimpleNamespace(data=SimpleNamespace(n=n, groups=None))
+    rows = est._score_rows(ctx, np.random.default_rng(0))
+    assert len(rows) == expected and len(np.unique(rows)) == expected
