@@ -54,6 +54,16 @@ TIE_ALPHA = 0.05
 #: Blend members below this weight are dropped (the rest renormalised) before the all-rows
 #: refit: they move the blend little and each costs a full final-stage fit.
 MIN_BLEND_WEIGHT = 0.05
+#: ``max_score_samples=None`` (default): every row is scored up to :data:`SCORE_ALL_ROWS_UP_TO`
+#: rows, so a blend's forest members are the average of their scoring forests instead of a
+#: refit on all rows; above it a random :data:`SCORE_SUBSAMPLE` rows are scored (scoring more
+#: rows there only adds cost: the members are refitted anyway). Measured (``bench/bench_speed.py``,
+#: 20,000 x 20, ``bench/RESULTS_estimators.md``; CPU seconds, ``n_jobs=1``): scoring a
+#: 10,000-row subsample cost 70 s, 51 s of it the all-row refits of the CausalForest and
+#: DRLearner members (100 trees of 9,000 rows each); scoring every row cost 38 s.
+SCORE_ALL_ROWS_UP_TO = 20_000
+#: Rows scored above :data:`SCORE_ALL_ROWS_UP_TO` when ``max_score_samples`` is None.
+SCORE_SUBSAMPLE = 10_000
 #: A blend's forest member is the average of its scoring forests when every row was scored.
 REUSE_SCORING_FORESTS = True
 #: Fewest trees per scoring fold of a forest candidate (see :func:`_light`).
@@ -262,8 +272,11 @@ class AutoCate(BaseCate):
     require_intervals : bool, default False
         Only candidates with their own CATE variance (CausalForest, DRLearner, LinearDML)
         compete, and one is selected.
-    max_score_samples : int, default 10000
-        Rows used to score candidates (all rows when fewer).
+    max_score_samples : int or None, default None
+        Rows used to score candidates (all rows when fewer; a blend's forest members are then
+        the average of their scoring forests, not refitted). None: every row up to
+        :data:`SCORE_ALL_ROWS_UP_TO` (20,000) rows, else a random :data:`SCORE_SUBSAMPLE`
+        (10,000).
     nested_scoring : bool, default True
         Score candidates on nested cross-fitted nuisances (see "Scoring without leaks");
         False: on the shared ones (faster, the residual-based candidates' scoring fits then
@@ -301,7 +314,7 @@ class AutoCate(BaseCate):
     _constraints: ClassVar[dict[str, Any]] = {
         "strategy": Options(("auto", "select", "ensemble")),
         "require_intervals": Options((True, False)),
-        "max_score_samples": Integer(100),
+        "max_score_samples": Integer(100, allow_none=True),
         "nested_scoring": Options((True, False)),
     }
 
@@ -311,7 +324,7 @@ class AutoCate(BaseCate):
         candidates: list[Any] | None = None,
         strategy: str = "auto",
         require_intervals: bool = False,
-        max_score_samples: int = 10_000,
+        max_score_samples: int | None = None,
         nested_scoring: bool = True,
         cv: int | None = None,
         clip: float = 0.01,
@@ -388,14 +401,17 @@ class AutoCate(BaseCate):
 
     def _score_rows(self, ctx: Context, rng: np.random.Generator) -> np.ndarray:
         n = ctx.data.n
-        if n <= self.max_score_samples:
+        limit = self.max_score_samples
+        if limit is None:
+            limit = n if n <= SCORE_ALL_ROWS_UP_TO else SCORE_SUBSAMPLE
+        if n <= limit:
             return np.arange(n)
         groups = ctx.data.groups
         if groups is None:
-            return np.sort(rng.choice(n, size=self.max_score_samples, replace=False))
+            return np.sort(rng.choice(n, size=limit, replace=False))
         order = rng.permutation(int(groups.max()) + 1)
         sizes = np.bincount(groups, minlength=order.size)[order]
-        keep = order[: int(np.searchsorted(np.cumsum(sizes), self.max_score_samples)) + 1]
+        keep = order[: int(np.searchsorted(np.cumsum(sizes), limit)) + 1]
         return np.flatnonzero(np.isin(groups, keep))
 
     @one_blas_thread

@@ -91,3 +91,63 @@ def test_run_tasks_keeps_order_and_raises() -> None:
 
     with pytest.raises(estimators.EstimatorInputError, match="bad column"):
         run_tasks([lambda: 1, boom], n_jobs=2)
+
+
+def _forest_fit_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the number of rows of every forest final-stage fit."""
+    sizes: list[int] = []
+    for cls in (estimators.CausalForest, estimators.DRLearner):
+        original = cls._final_fit
+
+        def spy(self: Any, ctx: Any, rows: np.ndarray, _orig: Any = original) -> Any:
+            sizes.append(len(rows))
+            return _orig(self, ctx, rows)
+
+        monkeypatch.setattr(cls, "_final_fit", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("max_score_samples", [None, 600])
+def test_autocate_blend_refits_forests_only_on_a_scoring_subsample(
+    max_score_samples: int | None, data: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row scored (the default up to 20,000 rows): a blend's forest members are the
+    average of their scoring forests and no forest is fitted on all rows; on a subsample
+    (``max_score_samples`` < n) the forest members are refitted on all rows."""
+    from estimators._auto import SCORE_ALL_ROWS_UP_TO, _FoldAverage
+
+    sizes = _forest_fit_rows(monkeypatch)
+    kw = {} if max_score_samples is None else {"max_score_samples": max_score_samples}
+    est = estimators.AutoCate(
+        candidates=[estimators.CausalForest(**FOREST), estimators.DRLearner(**FOREST)],
+        cv=2,
+        random_state=3,
+        nuisance_params=NUISANCE,
+        n_jobs=1,
+        **kw,
+    ).fit(data["Y"], data["T"], X=data["X"])
+    n = len(data["Y"])
+    members = est._members
+    assert len(members) == 2  # a blend of both forests (this seed)
+    reused = [isinstance(state, _FoldAverage) for _, state, _ in members]
+    if max_score_samples is None:
+        assert est.max_score_samples is None and n <= SCORE_ALL_ROWS_UP_TO
+        assert all(reused) and n not in sizes
+    else:
+        assert not any(reused) and sizes.count(n) == 2
+    tau = est.effect(data["X"])
+    assert np.all(np.isfinite(tau))
+
+
+@pytest.mark.parametrize(
+    ("n", "limit", "expected"),
+    [(20_000, None, 20_000), (20_001, None, 10_000), (1_000_000, None, 10_000), (900, 600, 600)],
+)
+def test_autocate_scoring_rows(n: int, limit: int | None, expected: int) -> None:
+    """Default: every row up to 20,000 rows, else a 10,000-row subsample; an int caps it."""
+    from types import SimpleNamespace
+
+    est = estimators.AutoCate(max_score_samples=limit)
+    ctx = SimpleNamespace(data=SimpleNamespace(n=n, groups=None))
+    rows = est._score_rows(ctx, np.random.default_rng(0))
+    assert len(rows) == expected and len(np.unique(rows)) == expected
