@@ -601,6 +601,9 @@ def _robustness(
     }
 
 
+DRIVER_PERMUTATION_ROWS = 50  # rows explained when the drivers fall back to permutation SHAP
+
+
 def _drivers(
     model: Any,
     X: pd.DataFrame,
@@ -628,6 +631,10 @@ def _drivers(
             n_jobs=n_jobs,
             progress=False,
             T1=arm,
+            # the permutation fallback (surrogate fidelity < 0.9) calls the effect model once
+            # per explained row (~1-2 s each for a blend with forests): 50 rows bound it to
+            # about a minute per outcome; its importance bands widen accordingly
+            max_permutation_rows=DRIVER_PERMUTATION_ROWS,
         )
     except LowFidelityError as exc:
         notes.append(f"{outcome}: drivers not shown — {exc}")
