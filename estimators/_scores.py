@@ -98,6 +98,43 @@ def sup_t_critical(
     return float(np.quantile(np.abs(z).max(axis=1), 1 - alpha))
 
 
+def band_limits(
+    cov: np.ndarray,
+    thetas: np.ndarray,
+    se: np.ndarray,
+    dofs: list[float | None],
+    idx: np.ndarray,
+    n_rows: int,
+    alpha: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Simultaneous band over the estimates ``idx`` from their covariance ``cov``.
+
+    The sup-t critical value of ``corr(cov)`` (:func:`sup_t_critical`); an estimate with
+    degrees of freedom (CR2 / Bell-McCaffrey) gets the t quantile at the same per-estimate
+    level instead. Returns ``(lower, upper, crit)`` over ``n_rows`` rows (NaN outside ``idx``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi, c = band_limits(np.eye(1), np.array([1.0]), np.array([0.5]), [None],
+    ...                         np.array([0]), 1, 0.05, np.random.default_rng(0))
+    >>> bool(abs(hi[0] - lo[0] - 2 * c * 0.5) < 1e-12)
+    True
+    """
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd) if idx.size else cov
+    crit = sup_t_critical(corr, alpha, rng)
+    level = float(stats.norm.cdf(crit)) if np.isfinite(crit) else np.nan
+    lower = np.full(n_rows, np.nan)
+    upper = np.full(n_rows, np.nan)
+    for i in idx:
+        c_i = crit if dofs[i] is None else float(stats.t(dofs[i]).ppf(level))
+        lower[i] = thetas[i] - c_i * se[i]
+        upper[i] = thetas[i] + c_i * se[i]
+    return lower, upper, crit
+
+
 def _segment_codes(segments: pd.DataFrame) -> list[tuple[str, str, object, np.ndarray]]:
     """(label, column, value, mask) per segment, in column then sorted-value order."""
     out = []
@@ -193,16 +230,9 @@ def gate_table(
                 for c, (i, m) in enumerate(zip(idx, masks, strict=True)):
                     psi[:, c] = np.where(m[sl], (scores[sl] - thetas[i]) / ns[c], 0.0)
                 cov += psi.T @ psi
-    sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd) if idx.size else cov
-    crit = sup_t_critical(corr, alpha, rng)
-    level = float(stats.norm.cdf(crit)) if np.isfinite(crit) else np.nan
-    lower = np.full(len(table), np.nan)
-    upper = np.full(len(table), np.nan)
-    for i in idx:
-        c_i = crit if dofs[i] is None else float(stats.t(dofs[i]).ppf(level))
-        lower[i] = thetas[i] - c_i * table["se"].iat[i]
-        upper[i] = thetas[i] + c_i * table["se"].iat[i]
+    lower, upper, crit = band_limits(
+        cov, thetas, table["se"].to_numpy(), dofs, idx, len(table), alpha, rng
+    )
     table["band_lower"] = lower
     table["band_upper"] = upper
     return table, crit

@@ -586,10 +586,9 @@ def _assemble(
     sample: dict[str, Any] | None,
 ) -> SegmentEffects:
     """The driver's part: sufficient statistics -> GATE table, ATE, band (as gate_table)."""
-    from scipy import stats
 
     from estimators import ATEResult, EstimatorInputError
-    from estimators._scores import sup_t_critical
+    from estimators._scores import band_limits
 
     segs = list(seg_alias.values())
     active = {a: rows[f"gr_{a}"].to_numpy() == 0 for a in segs}
@@ -695,16 +694,9 @@ def _assemble(
                 cov[c, d] = cov[d, c] = (m2 + m * (mean - thetas[i]) * (mean - thetas[k])) / (
                     ns[i] * ns[k]
                 )
-    sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd) if idx.size else cov
-    crit = sup_t_critical(corr, alpha, np.random.default_rng(random_state))
-    level = float(stats.norm.cdf(crit)) if np.isfinite(crit) else np.nan
-    lower = np.full(len(table), np.nan)
-    upper = np.full(len(table), np.nan)
-    for i in idx:
-        c_i = crit if dofs[i] is None else float(stats.t(dofs[i]).ppf(level))
-        lower[i] = thetas[i] - c_i * se_all[i]
-        upper[i] = thetas[i] + c_i * se_all[i]
+    lower, upper, crit = band_limits(
+        cov, thetas, se_all, dofs, idx, len(table), alpha, np.random.default_rng(random_state)
+    )
     table["band_lower"] = lower
     table["band_upper"] = upper
     return SegmentEffects(

@@ -69,10 +69,9 @@ def weighted_gate(
     >>> t["effect"].tolist()
     [2.0, 5.0]
     """
-    from scipy import stats
 
     from estimators import mean_effect_from_scores
-    from estimators._scores import sup_t_critical
+    from estimators._scores import band_limits
 
     rng = rng or np.random.default_rng(0)
     scores = np.asarray(scores, dtype=float)
@@ -123,16 +122,7 @@ def weighted_gate(
             for c, i in enumerate(idx):
                 psi[:, c] = np.where(masks[i][sl], w[sl] * (scores[sl] - theta[i]) / totals[c], 0.0)
             cov += psi.T @ psi
-    sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd) if idx.size else cov
-    crit = sup_t_critical(corr, alpha, rng) if idx.size else float("nan")
-    level = float(stats.norm.cdf(crit)) if np.isfinite(crit) else float("nan")
-    lower = np.full(len(table), np.nan)
-    upper = np.full(len(table), np.nan)
-    for i in idx:
-        c_i = crit if dofs[i] is None else float(stats.t(dofs[i]).ppf(level))
-        lower[i] = theta[i] - c_i * se[i]
-        upper[i] = theta[i] + c_i * se[i]
+    lower, upper, crit = band_limits(cov, theta, se, dofs, idx, len(table), alpha, rng)
     table["band_lower"] = lower
     table["band_upper"] = upper
     return table, float(crit)
