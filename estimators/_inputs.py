@@ -37,7 +37,16 @@ MAX_AUTO_LEVELS = 10
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """The schema of one modifier/confounder column seen in ``fit``."""
+    """The schema of one modifier/confounder column seen in ``fit``.
+
+    Attributes
+    ----------
+    name : str
+    categorical : bool
+        Kept as a pandas categorical (text, object or ``category`` columns).
+    levels : tuple
+        The levels seen in ``fit`` (categorical columns), sorted.
+    """
 
     name: str
     categorical: bool
@@ -145,7 +154,41 @@ def _clean_features(
 def frame_like(data: Any, schema: list[Column], arg: str, prefix: str) -> pd.DataFrame:
     """Convert new modifiers to the columns, dtypes and categories seen in ``fit``.
 
-    Raises :class:`EstimatorInputError` on missing columns, missing values or unseen levels.
+    What ``effect(X)`` does to new rows before predicting; a scorer that applies a fitted
+    model's nuisance models to new rows (e.g. on Spark executors) must do the same.
+
+    Parameters
+    ----------
+    data : DataFrame or array-like of shape (n, p)
+        New rows. A DataFrame is matched by column name (extra columns are ignored); an array
+        by position.
+    schema : list of Column
+        The columns seen in ``fit`` (``FittedNuisances.x_schema`` / ``.w_schema``).
+    arg : str
+        The argument's name in error messages (e.g. ``"X"``).
+    prefix : str
+        Column-name prefix of unnamed (array) columns, as in ``fit`` (``"x"`` for X).
+
+    Returns
+    -------
+    DataFrame
+        The schema's columns in its order: floats, and pandas categoricals with the levels
+        seen in ``fit``; a fresh ``RangeIndex``; ``data`` is not modified.
+
+    Raises
+    ------
+    EstimatorInputError
+        On missing columns, missing values, unseen levels or a numeric column that is now
+        text.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> schema = [Column("x", False), Column("fmt", True, ("image", "video"))]
+    >>> new = pd.DataFrame({"fmt": ["video", "image"], "x": [1, 2], "other": [0, 0]})
+    >>> f = frame_like(new, schema, "X", "x")
+    >>> list(f.columns), list(f["fmt"].cat.categories), f["x"].dtype.name
+    (['x', 'fmt'], ['image', 'video'], 'float64')
     """
     df, _ = _as_frame(data, arg, prefix)
     names = [c.name for c in schema]

@@ -156,6 +156,22 @@ def make_folds(
 ) -> np.ndarray:
     """Fold id (0..cv-1) of every row: stratified by ``strata``, clusters kept whole.
 
+    Parameters
+    ----------
+    n : int
+        Rows.
+    cv : int
+        Folds.
+    strata : ndarray of shape (n,) or None
+        Labels to balance across folds (the estimators pass the treatment's level codes).
+    groups : ndarray of shape (n,) or None
+        Cluster ids: a cluster's rows all land in one fold.
+    seed : int
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+
     Examples
     --------
     >>> import numpy as np

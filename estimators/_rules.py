@@ -39,7 +39,26 @@ MAX_CATEGORY_LEVELS = 50
 def too_few_units(
     levels: Sequence[Any], counts: Iterable[Any], minimum: int = MIN_UNITS_PER_ARM
 ) -> tuple[Any, int] | None:
-    """The first treatment level with fewer than ``minimum`` units, as ``(level, count)``."""
+    """The first treatment level with fewer than ``minimum`` units, as ``(level, count)``.
+
+    Parameters
+    ----------
+    levels : sequence
+        Treatment levels.
+    counts : iterable of int
+        Units at each level, in the order of ``levels``.
+    minimum : int, default :data:`MIN_UNITS_PER_ARM`
+
+    Returns
+    -------
+    tuple of (level, int) or None
+        None when every level has at least ``minimum`` units.
+
+    Examples
+    --------
+    >>> too_few_units([0, 1], [120, 9]), too_few_units([0, 1], [120, 10])
+    ((1, 9), None)
+    """
     for level, count in zip(levels, counts, strict=True):
         if int(count) < minimum:
             return level, int(count)
@@ -51,6 +70,21 @@ def missing_values_fix(n_missing: int, n_rows: int) -> str:
 
     A column missing everywhere carries no information: drop the column (dropping the rows
     would drop every row).
+
+    Parameters
+    ----------
+    n_missing, n_rows : int
+        Missing values in the column, and its length.
+
+    Returns
+    -------
+    str
+        The fix, to follow "column 'c' has N missing values; ...".
+
+    Examples
+    --------
+    >>> missing_values_fix(3, 100)
+    'impute or drop those rows'
     """
     if n_missing >= n_rows:
         return "every value is missing: drop the column"
@@ -60,7 +94,29 @@ def missing_values_fix(n_missing: int, n_rows: int) -> str:
 def high_cardinality_message(
     role: str, column: str, n_levels: int, max_levels: int = MAX_CATEGORY_LEVELS
 ) -> str | None:
-    """The warning text when a categorical column has more than ``max_levels`` levels."""
+    """The warning text when a categorical column has more than ``max_levels`` levels.
+
+    Parameters
+    ----------
+    role : str
+        What the column is (e.g. "modifier", "confounder").
+    column : str
+    n_levels : int
+        Distinct levels of the column.
+    max_levels : int, default :data:`MAX_CATEGORY_LEVELS`
+
+    Returns
+    -------
+    str or None
+        None when ``n_levels <= max_levels``.
+
+    Examples
+    --------
+    >>> high_cardinality_message("modifier", "creator", 50) is None
+    True
+    >>> high_cardinality_message("modifier", "creator", 51_000)[:47]
+    "The modifier column 'creator' has 51,000 levels"
+    """
     if n_levels <= max_levels:
         return None
     return (
@@ -81,6 +137,20 @@ def default_control(levels: Sequence[Any]) -> Any | None:
     ``False`` for booleans, ``0`` for numbers that include 0, the label ``"control"`` when
     present. Anything else (``{"ctl", "boost"}``, ``{1, 2}``) is ambiguous: taking the first in
     sort order would silently make ``"boost"`` the reference and flip the sign of every effect.
+
+    Parameters
+    ----------
+    levels : sequence
+        Treatment levels.
+
+    Returns
+    -------
+    level or None
+
+    Examples
+    --------
+    >>> default_control([1, 0]), default_control(["boost", "Control"]), default_control([1, 2])
+    (0, 'Control', None)
     """
     for v in levels:
         if _is_zero(v):  # also False (a boolean T) and 0.0
@@ -92,7 +162,24 @@ def default_control(levels: Sequence[Any]) -> Any | None:
 
 
 def ambiguous_control(levels: Sequence[Any], arg: str = "control") -> str:
-    """The message when :func:`default_control` finds no control among ``levels``."""
+    """The message when :func:`default_control` finds no control among ``levels``.
+
+    Parameters
+    ----------
+    levels : sequence
+        Treatment levels (the first ten are shown).
+    arg : str, default "control"
+        The parameter the caller should pass.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> ambiguous_control(["boost", "ctl"]).endswith("e.g. control='boost'.")
+    True
+    """
     shown = list(levels)[:10]
     return (
         f"The treatment has levels {shown} and none of them is 0, False or 'control', so which "

@@ -113,6 +113,31 @@ def band_limits(
     The sup-t critical value of ``corr(cov)`` (:func:`sup_t_critical`); an estimate with
     degrees of freedom (CR2 / Bell-McCaffrey) gets the t quantile at the same per-estimate
     level instead. Returns ``(lower, upper, crit)`` over ``n_rows`` rows (NaN outside ``idx``).
+    The one band :func:`estimators.evaluate`'s GATE table, ``causal``'s weighted segment table
+    and its Spark segment effects all use.
+
+    Parameters
+    ----------
+    cov : ndarray of shape (m, m)
+        Covariance of the ``m = len(idx)`` estimates in the band.
+    thetas, se : ndarray of shape (n_rows,)
+        Every estimate and its standard error (only the rows in ``idx`` are used).
+    dofs : list of float or None, length n_rows
+        Degrees of freedom of each estimate (None: normal reference).
+    idx : ndarray of int, shape (m,)
+        Rows in the band (e.g. those with a finite, positive SE), in ``cov``'s order.
+    n_rows : int
+    alpha : float
+        One minus the band's simultaneous coverage.
+    rng : Generator
+        For the Gaussian draws of the sup-t critical value.
+
+    Returns
+    -------
+    lower, upper : ndarray of shape (n_rows,)
+        NaN outside ``idx``.
+    crit : float
+        The normal-scale sup-t critical value (NaN when ``idx`` is empty).
 
     Examples
     --------

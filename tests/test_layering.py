@@ -87,6 +87,49 @@ def test_causal_imports_point_downwards():
     assert not offenders, "imports must point down the layers:\n" + "\n".join(offenders)
 
 
+def _private_estimators_imports(tree: ast.AST) -> list[tuple[str, int]]:
+    """``estimators._x`` modules (and ``_x`` names from ``estimators``) a module imports."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(a.name, node.lineno) for a in node.names if a.name.startswith("estimators._")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("estimators._"):
+                out.append((node.module, node.lineno))
+            elif node.module == "estimators":
+                out += [
+                    (f"estimators.{a.name}", node.lineno)
+                    for a in node.names
+                    if a.name.startswith("_")
+                ]
+    return out
+
+
+def test_private_estimators_import_check_catches_each_form():
+    code = (
+        "import estimators._aipw\nfrom estimators._scores import band_limits\n"
+        "from estimators import _rules\nfrom estimators import evaluate\n"
+        "from estimators.inference import cluster_cr2\nimport estimators.rules\n"
+    )
+    found = _private_estimators_imports(ast.parse(code))
+    assert found == [("estimators._aipw", 1), ("estimators._scores", 2), ("estimators._rules", 3)]
+
+
+def test_causal_uses_only_public_estimators_modules():
+    # ARCHITECTURE.md: causal reaches estimators through its public API; what only specialists
+    # need is in estimators.inference (fitted nuisances, scores, CR2, bands) and
+    # estimators.rules (input rules); the private modules may change without notice.
+    offenders = [
+        f"{p.relative_to(ROOT)}:{line} imports {mod}"
+        for p in _sources("causal")
+        for mod, line in _private_estimators_imports(ast.parse(p.read_text(), filename=str(p)))
+    ]
+    assert not offenders, (
+        "causal must import estimators' public names (estimators, estimators.inference, "
+        "estimators.rules), not its private modules:\n" + "\n".join(offenders)
+    )
+
+
 HEAVY = ["dowhy", "shap", "statsmodels", "lightgbm", "matplotlib", "econml", "sklearn"]
 
 

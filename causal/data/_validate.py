@@ -302,7 +302,7 @@ def _encode(
     df: pd.DataFrame, column: str, role: str, max_levels: int, notes: list[str]
 ) -> tuple[pd.DataFrame, CategoricalEncoding | None]:
     """One column as numeric feature(s): numeric passes through, categorical is one-hot."""
-    from estimators._rules import high_cardinality_message, missing_values_fix
+    from estimators.rules import high_cardinality_message, missing_values_fix
 
     s = df[column]
     if _is_numeric(s):
@@ -462,7 +462,7 @@ def _treatment(
     else:
         levels = tuple(values.tolist())
         codes = pd.Categorical(_labels(s), categories=list(levels)).codes.astype(np.int64)
-    from estimators._rules import too_few_units
+    from estimators.rules import too_few_units
 
     counts = np.bincount(codes, minlength=len(levels))
     few = too_few_units(levels, counts, min_units_per_arm)

@@ -138,8 +138,7 @@ class DRScorer:
 
     def scores(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(doubly-robust scores, fold of each row or -1) for a pandas batch."""
-        from estimators._aipw import aipw_scores
-        from estimators._inputs import frame_like
+        from estimators.inference import aipw_scores, frame_like
 
         parts = []
         if self.x_schema:
@@ -340,7 +339,7 @@ def _finish_cluster(
     """se, ci, p, dof, G from per-cluster score sums and counts (CR2, Bell–McCaffrey)."""
     from scipy import stats
 
-    from estimators._aipw import cluster_cr2
+    from estimators.inference import cluster_cr2
 
     n = float(counts.sum())
     infl = sums - counts * theta  # per-cluster sums of (score - theta)
@@ -588,7 +587,7 @@ def _assemble(
     """The driver's part: sufficient statistics -> GATE table, ATE, band (as gate_table)."""
 
     from estimators import ATEResult, EstimatorInputError
-    from estimators._scores import band_limits
+    from estimators.inference import band_limits
 
     segs = list(seg_alias.values())
     active = {a: rows[f"gr_{a}"].to_numpy() == 0 for a in segs}

@@ -534,7 +534,7 @@ def _cr2_arm(m: Moments) -> tuple[np.ndarray, np.ndarray, float]:
     O(1/G), is not added.
     """
     from estimators import EstimatorInputError
-    from estimators._aipw import cluster_cr2
+    from estimators.inference import cluster_cr2
 
     rows = np.asarray(m.rows, dtype=float)
     centred = rows - rows.mean(axis=0)

@@ -71,7 +71,7 @@ def weighted_gate(
     """
 
     from estimators import mean_effect_from_scores
-    from estimators._scores import band_limits
+    from estimators.inference import band_limits
 
     rng = rng or np.random.default_rng(0)
     scores = np.asarray(scores, dtype=float)

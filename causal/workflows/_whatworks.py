@@ -489,13 +489,11 @@ def _weighted_evaluation(
     """Weighted segment effects and targeting values from the model's doubly-robust scores
     and out-of-fold CATE (the unweighted calibration and RATE tables are not shown)."""
     from causal.workflows._weighted import weighted_gate, weighted_targeting
-    from estimators._evaluate import DEFAULT_SHARES, dr_scores, honest_cate
+    from estimators.inference import DEFAULT_SHARES, dr_scores, honest_cate, nuisances
 
-    ctx = model._fitted()
-    j = list(v.design.outcomes).index(outcome)
-    arms = list(ctx.data.levels[1:])
-    a = 0 if arm is None else next(i for i, x in enumerate(arms) if x == arm or str(x) == str(arm))
-    scores = dr_scores(ctx, j, a)
+    arms = list(nuisances(model).levels[1:])
+    t1 = arms[0] if arm is None else next(x for x in arms if x == arm or str(x) == str(arm))
+    scores = dr_scores(model, outcome=outcome, T1=t1)
     w = np.asarray(v.weight, dtype=float)
     rng = np.random.default_rng(seed)
     segments = pd.DataFrame()
@@ -512,8 +510,8 @@ def _weighted_evaluation(
                     for c, val in zip(segments["segment"], segments["value"], strict=True)
                 )
             ]
-    if ctx.data.X is not None:
-        tau = honest_cate(model, ctx, ctx.nuis.folds, j, a)
+    if v.design.modifiers:  # the model's X (see _frames); without it the effect is constant
+        tau = honest_cate(model, outcome=outcome, T1=t1)
         if float(np.ptp(tau)) > 0:
             pv = weighted_targeting(scores, tau, w, shares=DEFAULT_SHARES, groups=v.cluster,
                                     alpha=alpha, rng=rng)  # fmt: skip
