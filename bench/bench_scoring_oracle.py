@@ -40,7 +40,7 @@ import estimators._auto as auto_mod
 from estimators import AutoCate, aipw_scores
 from estimators._auto import _light
 from estimators._base import scoring_context
-from estimators._inputs import frame_like
+from estimators.inference import frame_like
 from tests.estimators._estimator_sim import simulate
 
 PSEUDO = ("estimated", "oracle", "true e", "true mu")

@@ -3,7 +3,7 @@
 Found as a new user would: string labels made the treated arm the control (ATE -1.73 for
 +1.73), a pandas T in another row order was matched by position (ATE -0.14), 30 rows with 5
 treated fitted without a word. The estimators and ``causal.validate`` now share one set of
-rules (``estimators._rules``).
+rules (``estimators.rules``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 import estimators
 from estimators import EstimatorInputError
-from estimators._rules import MAX_CATEGORY_LEVELS, MIN_UNITS_PER_ARM
+from estimators.rules import MAX_CATEGORY_LEVELS, MIN_UNITS_PER_ARM
 
 NUISANCE = {"n_estimators": 20}
 TRUE_ATE = 1.5

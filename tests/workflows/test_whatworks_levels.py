@@ -162,9 +162,9 @@ def test_numeric_levels_default_to_zero_as_control(tiers):
 
 def _scores(ww_model_source):
     """The doubly-robust scores of a fitted what-works model (outcome 0, arm 0)."""
-    from estimators._evaluate import dr_scores
+    from estimators.inference import dr_scores
 
-    return dr_scores(ww_model_source._fitted(), 0, 0)
+    return dr_scores(ww_model_source)
 
 
 def test_weighted_segments_and_targeting_closed_form():
