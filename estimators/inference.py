@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 
+@overload
+def _read_only(a: np.ndarray) -> np.ndarray: ...
+@overload
+def _read_only(a: None) -> None: ...
 def _read_only(a: np.ndarray | None) -> np.ndarray | None:
     """A non-writeable view (no copy): the estimator's own arrays cannot be changed through it."""
     if a is None:

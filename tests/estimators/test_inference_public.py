@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import doctest
 import inspect
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,9 +35,9 @@ AFFINE_ATOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def multi() -> tuple[estimators.LinearDML, dict]:
+def multi() -> tuple[estimators.LinearDML, dict[str, Any]]:
     """Three arms, two outcomes: the indices that the public names resolve must be right."""
-    d = simulate(800, seed=11, arms=3)
+    d: dict[str, Any] = simulate(800, seed=11, arms=3)
     Y = pd.DataFrame({"y1": d["Y"], "y2": 2.0 * d["Y"] + 1.0})
     est = estimators.LinearDML(random_state=0, nuisance_params=NUISANCE)
     return est.fit(Y, d["T"], X=d["X"], W=d["W"]), d
@@ -70,6 +71,7 @@ def test_dr_scores_equal_aipw_scores_of_the_public_nuisances(multi) -> None:
     est, d = multi
     nu = nuisances(est)
     t = nu.t_codes
+    assert nu.arm_means is not None and nu.propensity is not None
     ref = inference.aipw_scores(
         nu.y[:, 1], t == 2, t == 0, nu.arm_means[:, 1, 2], nu.arm_means[:, 1, 0],
         nu.propensity[:, 2], nu.propensity[:, 0], clip=nu.clip,
@@ -112,7 +114,7 @@ def test_schemas_rebuild_the_fitted_frames(multi) -> None:
 
 
 def test_bad_input() -> None:
-    d = simulate(300, seed=2)
+    d: dict[str, Any] = simulate(300, seed=2)
     with pytest.raises(estimators.NotFittedError, match="not fitted"):
         dr_scores(estimators.LinearDML())
     with pytest.raises(estimators.EstimatorInputError, match="fitted estimator"):
