@@ -2,13 +2,15 @@
 
 On ``causal.simulate_content(overlap=0.005, confounding=2)`` (true propensities down to 0.005
 and up to 0.995; about 45% of units outside [0.05, 0.95]) the doubly-robust ATE's 95% interval
-is too narrow for two of the four outcomes over 100 datasets, while the Crump-trimmed ATE and
-the overlap-weighted ATO cover their own estimands (bench/RESULTS_estimators.md, session 5).
-The interval's own variance is not what fails (CR3 and a weight-based CR2 leverage change the
-SE by under 1% on the same nuisances); the fitted propensity's error at the extremes is. So
-the estimators say so: above ``UNRELIABLE_ATE_SHARE`` units at extreme propensities the
-``OverlapWarning`` and ``ATEResult.note`` call the ATE interval unreliable and name the
-alternatives, whose estimand the result records.
+covered 0.89-0.94 per outcome over 100 datasets (revenue 0.89, SD of z 1.20; saves and clicks
+off-centre by +0.45 of a z), against 0.92-0.96 on the default design (session 4); the same AIPW with the
+true nuisances covers 0.97-0.98 (bench/RESULTS_estimators.md, session 5). The interval's own
+variance is not what fails (CR3 and a weight-based CR2 leverage change the SE by under 1% on
+the same nuisances; the clip binds for 2% of units): the fitted nuisances' error at the
+extremes is. So the estimators say so: above ``UNRELIABLE_ATE_SHARE`` units at extreme
+propensities the ``OverlapWarning`` and ``ATEResult.note`` call the ATE interval unreliable,
+with those numbers, and name the overlap-weighted and trimmed alternatives, whose estimand the
+result records (ATO coverage 0.89-0.97, trimmed 0.90-0.98).
 
 - Always-on: the share and the note (closed form); on one thin-design dataset the warning,
   the note on the ATE and none on the trimmed ATE / ATO, their estimands; on one default-design
@@ -95,3 +97,57 @@ def test_default_design_is_not_flagged() -> None:
     assert extreme_propensity_share(est.propensity_[:, 1]) < UNRELIABLE_ATE_SHARE
     assert not any("unreliable" in m for m in overlap)
     assert all(est.ate_inference(outcome=o).note == "" for o in OUTCOMES)
+
+
+# ------------------------------------------------------------------------ slow: 100 sets
+#: The 100-dataset study of bench/RESULTS_estimators.md (session 5), seeds 50,000-50,099.
+N_SLOW = 100
+#: Nominal 95% minus two binomial SEs over N_SLOW datasets (0.906).
+FLOOR = 0.95 - 2 * np.sqrt(0.95 * 0.05 / N_SLOW)
+#: Regression floors where the measured coverage is short of FLOOR (measured value minus
+#: about two binomial SEs of it), per (outcome, estimand); everything else is held to FLOOR.
+SHORT = {
+    ("revenue", "ATE"): 0.83,  # measured 0.89
+    ("revenue", "trimmed"): 0.84,  # measured 0.90
+    ("revenue", "ATO"): 0.83,  # measured 0.89
+}
+#: The note says the plain ATE's interval is unreliable here: at least one outcome's
+#: coverage is below this (measured: saves 0.94, outbound clicks 0.93, hides 0.93,
+#: revenue 0.89).
+ATE_SHORT_OF = 0.93
+
+
+@pytest.mark.slow
+def test_thin_overlap_coverage_100_datasets() -> None:
+    cover: dict[tuple[str, str], list[bool]] = {}
+    for r in range(N_SLOW):
+        seed = 50_000 + r
+        est, df, _ = _fit(seed, THIN)
+        e_hat = est.propensity_[:, 1]
+        lo = estimators.crump_threshold(e_hat)
+        kept = (e_hat >= lo) & (e_hat <= 1 - lo)
+        e_true = df["true_propensity"].to_numpy()
+        h = e_true * (1 - e_true)
+        for o in OUTCOMES:
+            tau = df[f"true_cate_{o}"].to_numpy()
+            truths = {
+                "ATE": float(tau.mean()),
+                "trimmed": float(tau[kept].mean()),
+                "ATO": float(np.sum(h * tau) / np.sum(h)),
+            }
+            results = {
+                "ATE": est.ate_inference(outcome=o),
+                "trimmed": est.ate_inference(outcome=o, trim="crump"),
+                "ATO": est.ate_inference(outcome=o, overlap_weights=True),
+            }
+            assert "interval is unreliable" in results["ATE"].note
+            for k, res in results.items():
+                ok = res.effect_ci_lower <= truths[k] <= res.effect_ci_upper
+                cover.setdefault((o, k), []).append(ok)
+    rates = {key: float(np.mean(v)) for key, v in cover.items()}
+    print("coverage over", N_SLOW, "thin-overlap datasets:", rates)
+    for key, rate in rates.items():
+        if key[1] != "ATE":
+            assert rate >= SHORT.get(key, FLOOR), (key, rate)
+    assert min(rates[(o, "ATE")] for o in OUTCOMES) < ATE_SHORT_OF
+    assert all(rates[(o, "ATE")] >= SHORT.get((o, "ATE"), FLOOR) for o in OUTCOMES)
