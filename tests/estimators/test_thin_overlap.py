@@ -3,8 +3,8 @@
 On ``causal.simulate_content(overlap=0.005, confounding=2)`` (true propensities down to 0.005
 and up to 0.995; about 45% of units outside [0.05, 0.95]) the doubly-robust ATE's 95% interval
 covered 0.89-0.94 per outcome over 100 datasets (revenue 0.89, SD of z 1.20; saves and clicks
-off-centre by +0.45 of a z), against 0.92-0.96 on the default design (session 4); the same AIPW with the
-true nuisances covers 0.97-0.98 (bench/RESULTS_estimators.md, session 5). The interval's own
+off-centre by +0.45 of a z), against 0.92-0.96 on the default design (session 4); the same
+AIPW with the true nuisances covers 0.97-0.98 (bench/RESULTS_estimators.md, session 5). The interval's own
 variance is not what fails (CR3 and a weight-based CR2 leverage change the SE by under 1% on
 the same nuisances; the clip binds for 2% of units): the fitted nuisances' error at the
 extremes is. So the estimators say so: above ``UNRELIABLE_ATE_SHARE`` units at extreme
