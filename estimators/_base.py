@@ -882,8 +882,8 @@ class BaseCate(BaseEstimator):
             )
             return _relabel(res, estimand)
         if d.discrete:
-            assert ctx.dr is not None and ctx.nuis.e is not None
-            res = mean_effect_from_scores(
+            assert ctx.dr is not None
+            return mean_effect_from_scores(
                 ctx.dr[rows, j, a],
                 sample_weight=w,
                 groups=groups,
@@ -892,16 +892,6 @@ class BaseCate(BaseEstimator):
                 treatment=label,
                 estimand=estimand,
             )
-            if trim is None:  # the ATE (or a subset's / weighted): flag thin overlap in it
-                e = ctx.nuis.e[rows]
-                share = extreme_propensity_share(
-                    e[:, a + 1] / np.maximum(e[:, a + 1] + e[:, 0], 1e-12)
-                )
-                if share > UNRELIABLE_ATE_SHARE:
-                    from dataclasses import replace
-
-                    res = replace(res, note=_unreliable_ate_note(share))
-            return res
         res = plr_ate(
             ctx.y_res[rows, j],
             ctx.t_res[rows, 0],
@@ -984,7 +974,7 @@ class BaseCate(BaseEstimator):
         ctx = self._fitted()
         a1, _, _ = self._arm(ctx, None, T1)
         j = self._outcome_index(ctx, outcome)
-        return self._ate_one(
+        res = self._ate_one(
             ctx,
             j,
             a1,
@@ -994,6 +984,18 @@ class BaseCate(BaseEstimator):
             trim=trim,
             overlap_weights=overlap_weights,
         )
+        if trim is not None or overlap_weights or not ctx.data.discrete:
+            return res
+        # the ATE (or a subset's / weighted one): flag it when overlap is too thin for its interval
+        assert ctx.nuis.e is not None
+        rows = self._population(ctx, a1, subset, None, None, False, False)[0]
+        e = ctx.nuis.e[rows]
+        share = extreme_propensity_share(e[:, a1 + 1] / np.maximum(e[:, a1 + 1] + e[:, 0], 1e-12))
+        if share <= UNRELIABLE_ATE_SHARE:
+            return res
+        from dataclasses import replace
+
+        return replace(res, note=_unreliable_ate_note(share))
 
     def att_inference(
         self,
