@@ -47,7 +47,7 @@ THIN_OVERLAP_SHARE = 0.05
 #: On ``simulate_content`` at 3,000 pins (bench/RESULTS_estimators.md, session 5) the share is
 #: 0.33-0.44 on every one of 100 datasets of the thin design (``overlap=0.005,
 #: confounding=2``), where the ATE interval fell short, and 0.15-0.26 on the intermediate
-#: design (``overlap=0.02, confounding=1.5``) and below that on the default one.
+#: design (``overlap=0.02, confounding=1.5``, 40 datasets), 0.03-0.11 on the default (10).
 UNRELIABLE_ATE_SHARE = 0.3
 #: What the flag says it rests on (the thin design of bench/RESULTS_estimators.md, session 5).
 UNRELIABLE_ATE_EVIDENCE = (
