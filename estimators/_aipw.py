@@ -75,6 +75,11 @@ class ATEResult:
         ``"ATE trimmed to 0.1 <= e(x) <= 0.9 (...)"`` (units outside the propensity bounds dropped:
         the effect on the remaining population, not the ATE) or ``"ATO (overlap weights)"``
         (``E[e(1-e) tau] / E[e(1-e)]``, Li, Morgan & Zaslavsky 2018).
+    note : str
+        A caveat on the interval, empty when there is none. The estimators set it on the plain
+        ATE when overlap is so thin that its interval is unreliable (see
+        ``estimators._base.UNRELIABLE_ATE_SHARE``), naming the share of units with extreme
+        propensities and the alternatives (``trim="crump"``, ``overlap_weights=True``).
 
     The ``contrast`` property is the arm compared, ``"<arm> vs <control>"`` (the same as
     ``treatment``). ``str(result)`` prints one line; notebooks render ``_repr_html_``;
@@ -99,6 +104,7 @@ class ATEResult:
     treatment: str = ""
     dof: float | None = None
     estimand: str = "ATE"
+    note: str = ""
 
     @property
     def contrast(self) -> str:
@@ -127,7 +133,7 @@ class ATEResult:
             ("p-value", _fmt_p(self.pvalue)),
             ("n", f"{self.n:,}{clusters}"),
             ("reference", ref),
-        ]
+        ] + ([("note", self.note)] if self.note else [])
 
     def __str__(self) -> str:
         level = f"{1 - self.alpha:.0%}"
@@ -137,7 +143,7 @@ class ATEResult:
         return (
             f"{what}{on}, {self.estimand}: {self.effect:.4g} ({level} CI {self.effect_ci_lower:.4g} to "
             f"{self.effect_ci_upper:.4g}), SE {self.se:.3g}, p = {_fmt_p(self.pvalue)}, "
-            f"n = {self.n:,}{clusters}"
+            f"n = {self.n:,}{clusters}" + (f". Note: {self.note}" if self.note else "")
         )
 
     def _repr_html_(self) -> str:
