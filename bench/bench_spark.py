@@ -7,9 +7,16 @@ runs ``causal.readout`` in a fresh worker process; we report the wall time of th
 read from /proc VmHWM), and the largest relative difference of effect and standard error
 between the two engines (must be <= 1e-9).
 
+Each engine's result is saved next to the Parquet file (``result_<engine>_<rows>.json``), so on a
+loaded machine the engines can run one per command (``--engines duckdb``, then ``--engines
+spark``); the comparison uses the saved results of both. CPU seconds are those of the worker's
+process tree (Spark: driver + JVM), the figure that survives a shared machine's load; the load
+average is printed before and after each engine.
+
 Usage::
 
     nice .venv/bin/python bench/bench_spark.py --rows 10000000
+    nice .venv/bin/python bench/bench_spark.py --rows 100000000 --engines duckdb   # then spark
     .venv/bin/python bench/bench_spark.py --quick        # 200k rows, a minute
 """
 
@@ -140,6 +147,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--dir", default="/tmp/causal_bench_spark")
     ap.add_argument("--driver-memory", default="2g")
+    ap.add_argument(
+        "--engines",
+        default="duckdb,spark",
+        help="run these (one per command on a loaded machine); the comparison uses the saved "
+        "results of both",
+    )
     ap.add_argument("--worker", nargs=2, metavar=("ENGINE", "PATH"))
     args = ap.parse_args()
     if args.worker:
@@ -155,13 +168,22 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     res = {}
     for engine in ("duckdb", "spark"):
-        cmd = [sys.executable, str(HERE), "--worker", engine, str(path),
-               "--driver-memory", args.driver_memory]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode:
-            sys.exit(f"{engine} worker failed:\n{proc.stderr[-3000:]}")
-        res[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"load average {os.getloadavg()}")
+        saved = Path(args.dir) / f"result_{engine}_{rows}.json"
+        if engine in args.engines.split(","):
+            cmd = [sys.executable, str(HERE), "--worker", engine, str(path),
+                   "--driver-memory", args.driver_memory]  # fmt: skip
+            print(f"load average before {engine}: {os.getloadavg()}", flush=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if proc.returncode:
+                sys.exit(f"{engine} worker failed:\n{proc.stderr[-3000:]}")
+            saved.write_text(proc.stdout.strip().splitlines()[-1])
+            print(f"load average after {engine}: {os.getloadavg()}", flush=True)
+    for engine in ("duckdb", "spark"):
+        saved = Path(args.dir) / f"result_{engine}_{rows}.json"
+        if not saved.exists():
+            print(f"{engine}: not run yet (--engines {engine})")
+            return
+        res[engine] = json.loads(saved.read_text())
     d, s = res["duckdb"], res["spark"]
     worst = 0.0
     for a, b in zip(d["rows"], s["rows"], strict=True):
