@@ -183,6 +183,8 @@ def frame_like(data: Any, schema: list[Column], arg: str, prefix: str) -> pd.Dat
 
     Examples
     --------
+    >>> from estimators.inference import Column
+    >>> from estimators.inference import frame_like
     >>> import pandas as pd
     >>> schema = [Column("x", False), Column("fmt", True, ("image", "video"))]
     >>> new = pd.DataFrame({"fmt": ["video", "image"], "x": [1, 2], "other": [0, 0]})

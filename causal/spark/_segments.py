@@ -38,7 +38,7 @@ from causal._errors import (
     UnknownVariantError,
 )
 from causal.data import missing_column_error
-from causal.experiments._spark import SparkEngine, _col, require_pyspark
+from causal.experiments._spark import SparkEngine, _col, check_python_workers, require_pyspark
 
 __all__ = ["DRScorer", "SegmentEffects", "check_table", "dr_scorer", "segment_effects"]
 
@@ -433,6 +433,7 @@ def segment_effects(
     engine = SparkEngine(spark)
     try:
         df = engine._frame(data)
+        check_python_workers(engine.spark, ("pandas", "pyarrow", "estimators", "causal"))
         _check(df, scorer, segments, cluster)
         return _segment_effects(engine, df, scorer, segments, cluster, alpha, random_state,
                                 sample)  # fmt: skip
