@@ -107,7 +107,8 @@ def score_effects(
         )
     if check:
         cats = [c for c in ctx.data.x_schema if c.categorical]
-        check_table(df, needed=feats, categorical=cats)
+        nums = [c.name for c in ctx.data.x_schema if not c.categorical]
+        check_table(df, needed=feats, categorical=cats, numeric=nums)
     clash = sorted(set(EFFECT_COLUMNS) & set(keep))
     if clash:
         raise ConfigError(f"The 'keep' columns {clash} clash with the output's effect columns.")

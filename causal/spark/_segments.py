@@ -452,6 +452,7 @@ def _check(df: Any, scorer: DRScorer, segments: list[str], cluster: str | None) 
         df,
         needed=list(dict.fromkeys([*scorer.columns, *extra])),
         categorical=[c for c in scorer.x_schema + scorer.w_schema if c.categorical],
+        numeric=[c.name for c in scorer.x_schema + scorer.w_schema if not c.categorical],
         outcome=scorer.outcome,
         treatment=scorer.treatment,
         levels=scorer.levels,
@@ -466,9 +467,11 @@ def check_table(
     outcome: str | None = None,
     treatment: str | None = None,
     levels: tuple[Any, ...] = (),
+    numeric: list[str] | tuple[str, ...] = (),
 ) -> None:
-    """Columns present, outcome numeric, no missing values, treatment values among ``levels``,
-    categorical columns' values seen in fit: one Spark aggregation, clear errors."""
+    """Columns present, outcome and ``numeric`` columns (numeric in fit) numeric, no missing
+    values, treatment values among ``levels``, categorical columns' values seen in fit: one
+    Spark aggregation, clear errors."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -481,6 +484,13 @@ def check_table(
             f"The outcome column '{outcome}' must be numeric but holds "
             f"{schema[outcome].simpleString()} values; convert it to numbers."
         )
+    for c in numeric:
+        if c in schema and not isinstance(schema[c], T.NumericType | T.BooleanType):
+            raise NonNumericColumnError(
+                f"Column '{c}' was numeric when the model was fitted but holds "
+                f"{schema[c].simpleString()} values here; cast it to a number "
+                f"(e.g. df.withColumn('{c}', F.col('{c}').cast('double')))."
+            )
     aggs = []
     for c in needed:
         miss = _col(c).isNull()
