@@ -183,7 +183,9 @@ class SparkEngine:
                 raise ConfigError(
                     f"No table or view named '{source}' in the Spark session's catalog; pass a "
                     "Spark DataFrame, a .parquet/.csv path, or register the table first "
-                    "(df.createOrReplaceTempView)."
+                    "(df.createOrReplaceTempView). A new process (the command line) sees only "
+                    "the tables of the metastore configured for it, e.g. "
+                    "spark.sql.catalogImplementation hive in $SPARK_CONF_DIR/spark-defaults.conf."
                 )
             return self.spark.table(source)
         raise ConfigError(
