@@ -87,6 +87,8 @@ class ATEResult:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from estimators import mean_effect_from_scores
     >>> r = mean_effect_from_scores(np.array([1.0, 2.0, 3.0, 2.0]), treatment="boost vs ctl")
     >>> print(r)
     boost vs ctl, ATE: 2 (95% CI 1.2 to 2.8), SE 0.408, p = <1e-4, n = 4
@@ -196,6 +198,7 @@ def aipw_scores(
 
     Examples
     --------
+    >>> from estimators import aipw_scores
     >>> import numpy as np
     >>> y = np.array([1.0, 2.0, 3.0, 4.0]); t = np.array([0, 0, 1, 1], dtype=bool)
     >>> mu0 = np.full(4, 1.5); mu1 = np.full(4, 3.5); e = np.full(4, 0.5)
@@ -255,6 +258,7 @@ def cluster_cr2(
 
     Examples
     --------
+    >>> from estimators import cluster_cr2
     >>> import numpy as np
     >>> s = np.array([1.0, 2.0, 3.0, 6.0]); g = np.array([0, 0, 1, 1])
     >>> var, dof, G = cluster_cr2(s - s.mean(), np.full(4, 0.25), g, 4.0)
@@ -339,6 +343,7 @@ def mean_effect_from_scores(
 
     Examples
     --------
+    >>> from estimators import mean_effect_from_scores
     >>> import numpy as np
     >>> r = mean_effect_from_scores(np.array([1.0, 2.0, 3.0]))
     >>> round(r.effect, 6), round(r.se, 6)
@@ -402,6 +407,8 @@ def att_effect(
     With a constant propensity (the share treated) and ``mu_0`` the control mean, the ATT is
     the difference in means:
 
+    >>> import numpy as np
+    >>> from estimators import att_effect
     >>> y = np.array([1.0, 2.0, 3.0, 5.0, 6.0]); d = np.array([0, 0, 0, 1, 1], dtype=bool)
     >>> r = att_effect(y, d, ~d, np.full(5, 2.0), np.full(5, 0.4), np.full(5, 0.6))
     >>> round(r.effect, 6), r.estimand
@@ -455,6 +462,8 @@ def crump_threshold(e: np.ndarray) -> float:
     Uniform propensities: the root of ``1 / (a (1 - a)) = 4 log((1 - a) / a) / (1 - 2 a)``,
     0.1018:
 
+    >>> import numpy as np
+    >>> from estimators import crump_threshold
     >>> round(crump_threshold(np.linspace(0.001, 0.999, 100_001)), 3)
     0.102
     """
@@ -529,6 +538,8 @@ def overlap_weighted_effect(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from estimators import overlap_weighted_effect
     >>> r = overlap_weighted_effect(np.array([1.0, 3.0]), np.array([0.5, 0.1]))
     >>> round(r.effect, 4)  # weights 0.25 and 0.09
     1.5294
@@ -583,6 +594,7 @@ def plr_ate(
 
     Examples
     --------
+    >>> from estimators import plr_ate
     >>> import numpy as np
     >>> t = np.array([-1.0, 0.0, 1.0, 2.0]); y = 2 * t + np.array([0.1, -0.1, 0.1, -0.1])
     >>> round(plr_ate(y, t).effect, 3)
@@ -624,6 +636,8 @@ def median_over_splits(results: Sequence[ATEResult]) -> ATEResult:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from estimators import mean_effect_from_scores, median_over_splits
     >>> a = mean_effect_from_scores(np.array([1.0, 2.0, 3.0]))
     >>> b = mean_effect_from_scores(np.array([1.0, 2.0, 4.0]))
     >>> r = median_over_splits([a, b])

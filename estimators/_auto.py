@@ -139,6 +139,7 @@ def causal_losses(
 
     Examples
     --------
+    >>> from estimators import causal_losses
     >>> import numpy as np
     >>> phi = np.array([1.0, 3.0])[:, None, None]
     >>> causal_losses(np.full((2, 1, 1), 2.0), dr=phi, y_res=np.zeros((2, 1)),

@@ -916,6 +916,7 @@ def evaluate_scores(
 
     Examples
     --------
+    >>> from estimators import evaluate_scores
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=3000); s = 1 + x + rng.normal(scale=2, size=3000)

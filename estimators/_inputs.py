@@ -115,6 +115,25 @@ def _as_frame(data: Any, arg: str, prefix: str) -> tuple[pd.DataFrame, bool]:
     return pd.DataFrame(arr, columns=[f"{prefix}{j}" for j in range(arr.shape[1])]), False
 
 
+def _all_numbers(values: tuple[Any, ...]) -> bool:
+    """Every value is text that parses as a number (a numeric column read as strings)."""
+    try:
+        return all(isinstance(v, str) for v in values) and bool(
+            np.isfinite(np.asarray(values, dtype=float)).all()
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+def _text_example(arr: np.ndarray) -> Any:
+    """The first text (str/bytes) value of ``arr``, or None when it holds none."""
+    if arr.dtype.kind in "US":
+        return arr.ravel()[0] if arr.size else None
+    if arr.dtype.kind == "O":
+        return next((v for v in arr.ravel() if isinstance(v, str | bytes)), None)
+    return None
+
+
 def _clean_features(
     data: Any, arg: str, prefix: str, role: str = "modifier"
 ) -> tuple[pd.DataFrame, list[Column], bool, pd.Index | None]:
@@ -137,6 +156,11 @@ def _clean_features(
             levels = tuple(sorted(pd.unique(s.astype(object)), key=lambda v: (str(type(v)), v)))
             msg = high_cardinality_message(role, f"{arg}.{col}", len(levels))
             if msg is not None:
+                if _all_numbers(levels):
+                    msg += (
+                        f" Its values are numbers stored as text: convert it "
+                        f"(pd.to_numeric({arg}[{col!r}])) to use it as a number."
+                    )
                 warnings.warn(msg, HighCardinalityWarning, stacklevel=5)
             out[col] = pd.Series(pd.Categorical(s.astype(object), categories=list(levels)))
             schema.append(Column(col, True, levels))
@@ -183,6 +207,8 @@ def frame_like(data: Any, schema: list[Column], arg: str, prefix: str) -> pd.Dat
 
     Examples
     --------
+    >>> from estimators.inference import Column
+    >>> from estimators.inference import frame_like
     >>> import pandas as pd
     >>> schema = [Column("x", False), Column("fmt", True, ("image", "video"))]
     >>> new = pd.DataFrame({"fmt": ["video", "image"], "x": [1, 2], "other": [0, 0]})
@@ -374,6 +400,13 @@ def prepare(
         raise EstimatorInputError(
             f"Y must be 1-D or 2-D (n_samples, n_outcomes); got {yarr.shape}."
         )
+    for j in range(yarr.shape[1]):
+        text = _text_example(yarr[:, j])
+        if text is not None:
+            raise EstimatorInputError(
+                f"Y column {names[j]!r} holds text (e.g. {text!r}), not numbers; convert it "
+                "first (pd.to_numeric, or map the labels to numbers)."
+            )
     try:
         y = yarr.astype(float)
     except (TypeError, ValueError) as exc:

@@ -36,6 +36,7 @@ def wls_robust(
 
     Examples
     --------
+    >>> from estimators import wls_robust
     >>> import numpy as np
     >>> X = np.column_stack([np.ones(4), [0.0, 1, 2, 3]]); y = np.array([1.0, 3, 5, 7])
     >>> coef, cov = wls_robust(X, y)

@@ -174,6 +174,7 @@ def make_folds(
 
     Examples
     --------
+    >>> from estimators.inference import make_folds
     >>> import numpy as np
     >>> f = make_folds(10, 2, strata=np.array([0, 1] * 5), groups=None, seed=0)
     >>> sorted(np.bincount(f).tolist())

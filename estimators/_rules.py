@@ -56,6 +56,7 @@ def too_few_units(
 
     Examples
     --------
+    >>> from estimators.rules import too_few_units
     >>> too_few_units([0, 1], [120, 9]), too_few_units([0, 1], [120, 10])
     ((1, 9), None)
     """
@@ -83,6 +84,7 @@ def missing_values_fix(n_missing: int, n_rows: int) -> str:
 
     Examples
     --------
+    >>> from estimators.rules import missing_values_fix
     >>> missing_values_fix(3, 100)
     'impute or drop those rows'
     """
@@ -112,6 +114,7 @@ def high_cardinality_message(
 
     Examples
     --------
+    >>> from estimators.rules import high_cardinality_message
     >>> high_cardinality_message("modifier", "creator", 50) is None
     True
     >>> high_cardinality_message("modifier", "creator", 51_000)[:47]
@@ -149,6 +152,7 @@ def default_control(levels: Sequence[Any]) -> Any | None:
 
     Examples
     --------
+    >>> from estimators.rules import default_control
     >>> default_control([1, 0]), default_control(["boost", "Control"]), default_control([1, 2])
     (0, 'Control', None)
     """
@@ -177,6 +181,7 @@ def ambiguous_control(levels: Sequence[Any], arg: str = "control") -> str:
 
     Examples
     --------
+    >>> from estimators.rules import ambiguous_control
     >>> ambiguous_control(["boost", "ctl"]).endswith("e.g. control='boost'.")
     True
     """

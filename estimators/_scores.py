@@ -141,6 +141,7 @@ def band_limits(
 
     Examples
     --------
+    >>> from estimators.inference import band_limits
     >>> import numpy as np
     >>> lo, hi, c = band_limits(np.eye(1), np.array([1.0]), np.array([0.5]), [None],
     ...                         np.array([0]), 1, 0.05, np.random.default_rng(0))

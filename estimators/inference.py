@@ -204,6 +204,7 @@ def nuisances(est: Any) -> FittedNuisances:
     --------
     >>> import numpy as np
     >>> from estimators import TLearner
+    >>> from estimators.inference import nuisances
     >>> rng = np.random.default_rng(1)
     >>> X = rng.normal(size=(300, 2)); T = rng.integers(0, 2, 300)
     >>> Y = X[:, 0] + T + rng.normal(size=300)
@@ -278,6 +279,7 @@ def dr_scores(est: Any, *, outcome: Any = None, T1: Any = None) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from estimators import LinearDML
+    >>> from estimators.inference import dr_scores
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(400, 2)); T = rng.integers(0, 2, 400)
     >>> Y = X[:, 0] + T + rng.normal(size=400)
@@ -334,6 +336,7 @@ def honest_cate(est: Any, *, outcome: Any = None, T1: Any = None, folds: Any = N
     --------
     >>> import numpy as np
     >>> from estimators import LinearDML
+    >>> from estimators.inference import honest_cate
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(400, 2)); T = rng.integers(0, 2, 400)
     >>> Y = X[:, 0] + T * (1 + X[:, 1]) + rng.normal(size=400)

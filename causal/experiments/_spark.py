@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pandas as pd
@@ -63,6 +65,43 @@ def require_pyspark() -> Any:
             f"extra: {_INSTALL} (Spark also needs Java 17 or newer)."
         ) from None
     return sql
+
+
+_CHECKED_WORKERS: set[tuple[str, str]] = set()
+
+
+def check_python_workers(spark: Any, modules: tuple[str, ...] = ("pandas", "pyarrow")) -> None:
+    """Refuse, with the fix, a local Spark session whose Python workers cannot import ``modules``.
+
+    Spark starts its Python workers (``mapInPandas``) with ``PYSPARK_PYTHON`` as it was when
+    the session started, default ``python3`` from ``PATH`` — often not the interpreter running
+    this code (a virtualenv used without activating it), and the job then dies on the executor
+    with ``ModuleNotFoundError``. In local mode the workers run on this machine, so this
+    checks their interpreter once per session (a subprocess, about a second); on a cluster the
+    executors' environment is the cluster's business and nothing is checked.
+    """
+    sc = spark.sparkContext
+    exe = str(getattr(sc, "pythonExec", None) or sys.executable)
+    if not str(sc.master).startswith("local") or exe == sys.executable:
+        return
+    key = (sc.applicationId, exe)
+    if key in _CHECKED_WORKERS:
+        return
+    code = "import " + ", ".join(modules)
+    try:
+        run = subprocess.run([exe, "-c", code], capture_output=True, text=True, timeout=120)
+        problem = run.stderr.strip().splitlines()[-1] if run.returncode else ""
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        raise CausalError(
+            f"Spark's Python workers run '{exe}' (PYSPARK_PYTHON when the session started, "
+            f"default 'python3'), which cannot import {', '.join(modules)} ({problem}); this "
+            f"interpreter is '{sys.executable}'. Set os.environ['PYSPARK_PYTHON'] = "
+            "sys.executable (or export PYSPARK_PYTHON) before the Spark session starts, or "
+            "install content-causal in that interpreter."
+        )
+    _CHECKED_WORKERS.add(key)
 
 
 def _col(name: str) -> Any:
@@ -111,7 +150,12 @@ class SparkEngine:
         if self._spark is None:
             from pyspark.sql import SparkSession
 
-            self._spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+            active = SparkSession.getActiveSession()
+            if active is None:
+                # Python workers (mapInPandas) of a session we start run this interpreter, not
+                # whatever 'python3' is first on PATH (which may lack pandas and this package).
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            self._spark = active or SparkSession.builder.getOrCreate()
         return self._spark
 
     # -- the source as a Spark DataFrame -----------------------------------------------------
@@ -139,7 +183,9 @@ class SparkEngine:
                 raise ConfigError(
                     f"No table or view named '{source}' in the Spark session's catalog; pass a "
                     "Spark DataFrame, a .parquet/.csv path, or register the table first "
-                    "(df.createOrReplaceTempView)."
+                    "(df.createOrReplaceTempView). A new process (the command line) sees only "
+                    "the tables of the metastore configured for it, e.g. "
+                    "spark.sql.catalogImplementation hive in $SPARK_CONF_DIR/spark-defaults.conf."
                 )
             return self.spark.table(source)
         raise ConfigError(

@@ -8,12 +8,14 @@ import pandas as pd
 
 from causal._errors import ConfigError, NotFittedError
 from causal.data import missing_column_error
-from causal.experiments._spark import SparkEngine, _col, require_pyspark
+from causal.experiments._spark import SparkEngine, _col, check_python_workers, require_pyspark
 from causal.spark._segments import _context, check_table
 
 __all__ = ["score_effects"]
 
 EFFECT_COLUMNS = ("effect", "effect_ci_lower", "effect_ci_upper")
+# what the executors import to unpickle the model and score Arrow batches
+WORKER_MODULES = ("pandas", "pyarrow", "estimators", "causal")
 
 
 def _features(model: Any) -> list[str]:
@@ -91,6 +93,7 @@ def score_effects(
         raise ConfigError(f"The 'alpha' parameter must be in (0, 1). Got {alpha!r}.")
     engine = SparkEngine(spark)
     df = engine._frame(data)
+    check_python_workers(engine.spark, WORKER_MODULES)
     fields = {f.name: f for f in df.schema.fields}
     keep = list(dict.fromkeys(keep))
     for c in [*keep, *feats]:
@@ -104,7 +107,8 @@ def score_effects(
         )
     if check:
         cats = [c for c in ctx.data.x_schema if c.categorical]
-        check_table(df, needed=feats, categorical=cats)
+        nums = [c.name for c in ctx.data.x_schema if not c.categorical]
+        check_table(df, needed=feats, categorical=cats, numeric=nums)
     clash = sorted(set(EFFECT_COLUMNS) & set(keep))
     if clash:
         raise ConfigError(f"The 'keep' columns {clash} clash with the output's effect columns.")

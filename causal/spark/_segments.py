@@ -38,7 +38,7 @@ from causal._errors import (
     UnknownVariantError,
 )
 from causal.data import missing_column_error
-from causal.experiments._spark import SparkEngine, _col, require_pyspark
+from causal.experiments._spark import SparkEngine, _col, check_python_workers, require_pyspark
 
 __all__ = ["DRScorer", "SegmentEffects", "check_table", "dr_scorer", "segment_effects"]
 
@@ -433,6 +433,7 @@ def segment_effects(
     engine = SparkEngine(spark)
     try:
         df = engine._frame(data)
+        check_python_workers(engine.spark, ("pandas", "pyarrow", "estimators", "causal"))
         _check(df, scorer, segments, cluster)
         return _segment_effects(engine, df, scorer, segments, cluster, alpha, random_state,
                                 sample)  # fmt: skip
@@ -451,6 +452,7 @@ def _check(df: Any, scorer: DRScorer, segments: list[str], cluster: str | None) 
         df,
         needed=list(dict.fromkeys([*scorer.columns, *extra])),
         categorical=[c for c in scorer.x_schema + scorer.w_schema if c.categorical],
+        numeric=[c.name for c in scorer.x_schema + scorer.w_schema if not c.categorical],
         outcome=scorer.outcome,
         treatment=scorer.treatment,
         levels=scorer.levels,
@@ -465,9 +467,11 @@ def check_table(
     outcome: str | None = None,
     treatment: str | None = None,
     levels: tuple[Any, ...] = (),
+    numeric: list[str] | tuple[str, ...] = (),
 ) -> None:
-    """Columns present, outcome numeric, no missing values, treatment values among ``levels``,
-    categorical columns' values seen in fit: one Spark aggregation, clear errors."""
+    """Columns present, outcome and ``numeric`` columns (numeric in fit) numeric, no missing
+    values, treatment values among ``levels``, categorical columns' values seen in fit: one
+    Spark aggregation, clear errors."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -480,6 +484,13 @@ def check_table(
             f"The outcome column '{outcome}' must be numeric but holds "
             f"{schema[outcome].simpleString()} values; convert it to numbers."
         )
+    for c in numeric:
+        if c in schema and not isinstance(schema[c], T.NumericType | T.BooleanType):
+            raise NonNumericColumnError(
+                f"Column '{c}' was numeric when the model was fitted but holds "
+                f"{schema[c].simpleString()} values here; cast it to a number "
+                f"(e.g. df.withColumn('{c}', F.col('{c}').cast('double')))."
+            )
     aggs = []
     for c in needed:
         miss = _col(c).isNull()

@@ -109,7 +109,7 @@ def test_bad_treatment_arguments_and_outcomes() -> None:
         _est(control="x").fit(Y, T, X=X)
     with pytest.raises(EstimatorInputError, match=r"in both X and W"):
         _est().fit(Y, T, X=X, W=X[["x0"]])
-    with pytest.raises(EstimatorInputError, match="Y must be numeric"):
+    with pytest.raises(EstimatorInputError, match="Y column .y. holds text"):
         _est().fit(np.array(["a"] * len(T)), T, X=X)
 
 

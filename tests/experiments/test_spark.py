@@ -179,8 +179,9 @@ def test_cli_readout_spark_table_and_file(spark, tmp_path):
 
 def test_missing_table_is_a_clear_error(spark):
     req = AggregateRequest("arm", (Mean("y", "y"),))
-    with pytest.raises(ConfigError, match="No table or view named 'no_such_table'"):
+    with pytest.raises(ConfigError, match="No table or view named 'no_such_table'") as err:
         SparkEngine(spark).aggregate("no_such_table", req)
+    assert "SPARK_CONF_DIR" in str(err.value)  # how a command-line process sees a metastore
     with pytest.raises(ConfigError, match="does not exist"):
         SparkEngine(spark).aggregate("/nonexistent/x.parquet", req)
 
