@@ -91,7 +91,7 @@ class ATEResult:
     >>> from estimators import mean_effect_from_scores
     >>> r = mean_effect_from_scores(np.array([1.0, 2.0, 3.0, 2.0]), treatment="boost vs ctl")
     >>> print(r)
-    boost vs ctl, ATE: 2 (95% CI 1.2 to 2.8), SE 0.408, p = <1e-4, n = 4
+    boost vs ctl, ATE: 2 (95% CI 1.2 to 2.8), SE 0.408, p < 1e-4, n = 4
     """
 
     effect: float
@@ -144,7 +144,7 @@ class ATEResult:
         clusters = "" if self.n_clusters is None else f", {self.n_clusters:,} clusters"
         return (
             f"{what}{on}, {self.estimand}: {self.effect:.4g} ({level} CI {self.effect_ci_lower:.4g} to "
-            f"{self.effect_ci_upper:.4g}), SE {self.se:.3g}, p = {_fmt_p(self.pvalue)}, "
+            f"{self.effect_ci_upper:.4g}), SE {self.se:.3g}, p {_fmt_p(self.pvalue, relation=True)}, "
             f"n = {self.n:,}{clusters}" + (f". Note: {self.note}" if self.note else "")
         )
 
@@ -157,10 +157,14 @@ class ATEResult:
         return f"<table class='ate-result'>{rows}</table>"
 
 
-def _fmt_p(p: float) -> str:
+def _fmt_p(p: float, relation: bool = False) -> str:
+    """Format a p-value; with ``relation`` the leading "=" or "<" is included."""
     if math.isnan(p):
-        return "nan"
-    return f"{p:.2g}" if p >= 1e-4 else "<1e-4" if p > 0 else "0"
+        return "= nan" if relation else "nan"
+    text = f"{p:.2g}" if p >= 1e-4 else "< 1e-4" if p > 0 else "0"
+    if relation:
+        return text if text.startswith("<") else f"= {text}"
+    return text
 
 
 def aipw_scores(
