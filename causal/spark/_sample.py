@@ -171,9 +171,10 @@ def stratified_sample(
         "strata_columns": strata,
         "strata": per,
         "note": (
-            f"Fitted on a stratified random sample of {len(pdf):,} of {n_rows:,} rows "
-            f"(strata: {' x '.join(strata) or 'none'}, {len(counts):,} strata, proportional "
-            f"allocation, seed {seed}); effects scored on all rows."
+            f"Fitted on a stratified random sample of {len(pdf):,} of {n_rows:,} rows (the "
+            f"table is above max_rows = {max_rows:,}; strata: {' x '.join(strata) or 'none'}, "
+            f"{len(counts):,} strata, proportional allocation, seed {seed}); effects scored on "
+            "all rows."
             if sampled
             else f"Fitted on all {n_rows:,} rows (at most max_rows = {max_rows:,})."
         ),
