@@ -297,8 +297,8 @@ def fit_on_sample(
     "Large-fit strategy at 200k rows"): on ``simulate_content`` at 200k rows, fitted on a 25k /
     50k stratified sample vs all rows, the doubly-robust ATE moves little (its SE +4% / +0%; every
     95% interval covered the truth) but the CATE does: sqrt(PEHE) +8% / +4% for LinearDML (3
-    seeds) and +73% / +50% for the default AutoCate (seed 1; its flexible stages need the rows).
-    AutoCate fits 200k rows in ~45 CPU-s, so below the default ``max_rows`` (1M) fit every row;
+    seeds) and +87% / +44% for the default AutoCate (3 seeds; its flexible stages need the rows).
+    AutoCate fits 200k rows in 30-45 CPU-s, so below the default ``max_rows`` (1M) fit every row;
     sample only what one machine cannot fit.
     """
     import estimators
