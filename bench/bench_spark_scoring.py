@@ -9,17 +9,20 @@ local[2] — read, score (``mapInPandas``), write Parquet. We print wall time, C
 whole process tree (Spark: driver + JVM + Python workers), peak RSS, and the largest relative
 difference between the two outputs joined on the id (must be <= 1e-12).
 
-``--sample``: the accuracy cost of the large-fit strategy on ``simulate_content`` (N rows, one
-seed): the same estimator fitted on all rows vs on a stratified sample of ``--max-rows`` (by
-treatment x format, :func:`causal.spark.fit_on_sample`); both score every row. Reports
-sqrt(PEHE) against the true CATE and the error of the doubly-robust ATE (full fit:
-``est.ate()``; sample fit: ``segment_effects`` over all rows, fitted rows out of fold).
+``--sample``: the accuracy cost of the large-fit strategy on ``simulate_content`` (N rows per
+seed): the same estimator fitted on all rows vs on stratified samples of ``--sizes`` rows (by
+treatment x format, :func:`causal.spark.fit_on_sample` on Spark local[2]); each (seed, arm) in
+a fresh process, one at a time. Reports sqrt(PEHE) against the true CATE over all rows, the
+doubly-robust ATE, its SE and whether its 95% interval covers the mean true CATE of the N rows
+(full fit: ``est.ate_inference()``; sample fit: ``segment_effects`` over all rows, fitted rows
+out of fold), fit CPU seconds (process tree) and the Python process's peak RSS during the fit.
 
 Usage::
 
     nice .venv/bin/python bench/bench_spark_scoring.py --rows 10000000
     # or one engine per command: --engines pandas, then --engines spark (compares both)
-    nice .venv/bin/python bench/bench_spark_scoring.py --sample --rows 200000 --max-rows 50000 --seed 1
+    nice .venv/bin/python bench/bench_spark_scoring.py --sample --rows 200000 --sizes 25000,50000 \\
+        --seeds 1,2,3 --estimator linear --results bench_sample.jsonl
 """
 
 from __future__ import annotations
@@ -196,51 +199,182 @@ def scoring(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------- sample accuracy
-def sample_accuracy(args: argparse.Namespace) -> None:
+def _rss_mb() -> tuple[float, float]:
+    """(current RSS, peak RSS since the last reset) of this process, MB."""
+    cur = peak = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            cur = int(line.split()[1]) / 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return cur, peak
+
+
+def _reset_peak() -> None:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux ``clear_refs`` 5)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _make_estimator(name: str, seed: int):
+    import estimators
+
+    if name == "linear":
+        return estimators.LinearDML(random_state=seed)
+    return estimators.AutoCate(random_state=seed)
+
+
+def sample_worker(args: argparse.Namespace, arm: str) -> dict:
+    """One arm in this (fresh) process: ``full`` (all rows) or a sample size. Fit CPU seconds
+    are those of this process and its children (Spark's JVM included for a sample arm: the
+    sampling job); peak RSS is this Python process's high-water mark from just before the fit
+    (sampling + fit) to its end (Spark's JVM, a separate process, is reported apart)."""
     import numpy as np
 
     import causal
-    import estimators
-    from causal.spark import fit_on_sample, segment_effects
 
-    def make():
-        if args.estimator == "linear":
-            return estimators.LinearDML(random_state=args.seed)
-        return estimators.AutoCate(random_state=args.seed)
-
-    df = causal.simulate_content(n=args.rows, seed=args.seed)
+    seed = args.seed
+    df = causal.simulate_content(n=args.rows, seed=seed)
     truth = df[f"true_cate_{OUTCOME}"].to_numpy()
     true_ate = float(truth.mean())
     X = df[MODIFIERS]
-    print(f"load average {os.getloadavg()}")
-    t0 = time.perf_counter()
-    full = make().fit(df[OUTCOME], df["boosted"], X=X, W=df[CONFOUNDERS])
-    t_full = time.perf_counter() - t0
-    pehe_full = float(np.sqrt(np.mean((np.asarray(full.effect(X)) - truth) ** 2)))
-    ate_full = full.ate_inference()
+    res: dict = {"seed": seed, "rows": args.rows, "estimator": args.estimator, "arm": arm,
+                 "true_ate": true_ate, "load_before": os.getloadavg()}  # fmt: skip
+    if arm == "full":
+        rss0, _ = _rss_mb()
+        _reset_peak()
+        cpu0, py0, t0 = _tree_usage()[0], time.process_time(), time.perf_counter()
+        est = _make_estimator(args.estimator, seed).fit(
+            df[OUTCOME], df["boosted"], X=X, W=df[CONFOUNDERS]
+        )
+        res["fit_wall_s"] = time.perf_counter() - t0
+        res["fit_cpu_s"] = _tree_usage()[0] - cpu0
+        res["fit_py_cpu_s"] = time.process_time() - py0
+        res["rss_before_mb"], res["peak_rss_mb"] = rss0, _rss_mb()[1]
+        res["n_fit"] = args.rows
+        ate = est.ate_inference()
+        model = est
+    else:
+        from causal.spark import fit_on_sample, segment_effects
 
-    spark = _session()
-    sdf = spark.createDataFrame(df[["pin_id", OUTCOME, "boosted", *MODIFIERS, *CONFOUNDERS]])
+        spark = _session()
+        sdf = spark.createDataFrame(df[["pin_id", OUTCOME, "boosted", *MODIFIERS, *CONFOUNDERS]])
+        sdf = sdf.cache()
+        sdf.count()
+        import psutil
+
+        jvm = [p for p in psutil.Process().children(recursive=True) if "java" in p.name()]
+        rss0, _ = _rss_mb()
+        _reset_peak()
+        cpu0, py0, t0 = _tree_usage()[0], time.process_time(), time.perf_counter()
+        fit = fit_on_sample(sdf, outcome=OUTCOME, treatment="boosted", modifiers=MODIFIERS,
+                            confounders=CONFOUNDERS, segments=["format"], row_id="pin_id",
+                            max_rows=int(arm), seed=seed,
+                            estimator=_make_estimator(args.estimator, seed),
+                            spark=spark)  # fmt: skip
+        res["fit_wall_s"] = time.perf_counter() - t0
+        res["fit_cpu_s"] = _tree_usage()[0] - cpu0
+        res["fit_py_cpu_s"] = time.process_time() - py0
+        res["fit_only_wall_s"] = fit.fit_seconds
+        res["rss_before_mb"], res["peak_rss_mb"] = rss0, _rss_mb()[1]
+        res["jvm_peak_rss_mb"] = sum(
+            int(line.split()[1]) / 1024
+            for p in jvm
+            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines()
+            if line.startswith("VmHWM:")
+        )
+        res["n_fit"] = fit.n_sample
+        res["sample"] = {k: fit.summary[k] for k in ("n_rows", "n_sample", "seed", "max_rows")}
+        t0 = time.perf_counter()
+        ate = segment_effects(fit, sdf, treatment="boosted", outcome=OUTCOME, spark=spark).ate
+        res["segment_effects_wall_s"] = time.perf_counter() - t0
+        spark.stop()
+        model = fit.model
     t0 = time.perf_counter()
-    fit = fit_on_sample(sdf, outcome=OUTCOME, treatment="boosted", modifiers=MODIFIERS,
-                        confounders=CONFOUNDERS, segments=["format"], row_id="pin_id",
-                        max_rows=args.max_rows, seed=args.seed, estimator=make(),
-                        spark=spark)  # fmt: skip
-    t_sample = time.perf_counter() - t0
-    pehe_s = float(np.sqrt(np.mean((np.asarray(fit.model.effect(X)) - truth) ** 2)))
-    ge = segment_effects(fit, sdf, treatment="boosted", outcome=OUTCOME, spark=spark)
-    spark.stop()
-    print(f"load average {os.getloadavg()}")
-    out = {
-        "seed": args.seed, "rows": args.rows, "max_rows": args.max_rows,
-        "estimator": args.estimator, "true_ate": true_ate,
-        "full": {"sqrt_pehe": pehe_full, "ate": ate_full.effect,
-                 "ate_error": ate_full.effect - true_ate, "ate_se": ate_full.se, "fit_s": t_full},
-        "sample": {"n_sample": fit.n_sample, "sqrt_pehe": pehe_s, "ate": ge.ate.effect,
-                   "ate_error": ge.ate.effect - true_ate, "ate_se": ge.ate.se,
-                   "fit_s": fit.fit_seconds, "total_s": t_sample},
-    }  # fmt: skip
-    print(json.dumps(out))
+    res["sqrt_pehe"] = float(np.sqrt(np.mean((np.asarray(model.effect(X)) - truth) ** 2)))
+    res["effect_all_rows_wall_s"] = time.perf_counter() - t0
+    res["selected"] = str(getattr(model, "selected_", type(model).__name__))
+    res.update(ate=ate.effect, ate_se=ate.se, ate_lo=ate.effect_ci_lower,
+               ate_hi=ate.effect_ci_upper, ate_error=ate.effect - true_ate,
+               covers=bool(ate.effect_ci_lower <= true_ate <= ate.effect_ci_upper),
+               load_after=os.getloadavg())  # fmt: skip
+    return res
+
+
+def sample_table(path: Path, estimator: str, rows: int) -> None:
+    """Per seed and arm, then the mean over seeds relative to the full fit (markdown)."""
+    import numpy as np
+    import pandas as pd
+
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    t = pd.DataFrame([r for r in recs if r["estimator"] == estimator and r["rows"] == rows])
+    if t.empty:
+        print(f"no results for {estimator} at {rows:,} rows in {path}")
+        return
+    t["n"] = t["n_fit"]
+    t = t.sort_values(["seed", "n"], ascending=[True, False])
+    print(f"\n{estimator}, {rows:,} rows ({path})")
+    print(
+        "| seed | fit rows | √PEHE | ATE (truth) | ATE SE | covers | fit CPU-s (Python) "
+        "| fit wall s | peak RSS MB | load |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in t.itertuples():
+        print(f"| {r.seed} | {r.n:,} | {r.sqrt_pehe:.3f} | {r.ate:.3f} ({r.true_ate:.3f}) | "
+              f"{r.ate_se:.4f} | {'yes' if r.covers else 'no'} | {r.fit_cpu_s:.0f} "
+              f"({r.fit_py_cpu_s:.0f}) | "
+              f"{r.fit_wall_s:.0f} | {r.peak_rss_mb:.0f} | {r.load_before[0]:.1f} |")  # fmt: skip
+    full = t[t["arm"] == "full"].set_index("seed")
+    print(
+        "\n| fit rows | seeds | √PEHE (× full) | mean abs ATE error | ATE SE (× full) | covers "
+        "| fit CPU-s (× full) | peak RSS MB |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for n, g in t.groupby("n", sort=False):
+        g = g.set_index("seed")
+        both = g.index.intersection(full.index)
+
+        def ratio(c, g=g, both=both):
+            if both.empty:
+                return "n/a"
+            return f"{float(np.mean(g.loc[both, c] / full.loc[both, c])):.2f}"
+
+        print(f"| {n:,} | {len(g)} | {g['sqrt_pehe'].mean():.3f} ({ratio('sqrt_pehe')}) | "
+              f"{g['ate_error'].abs().mean():.3f} | {g['ate_se'].mean():.4f} ({ratio('ate_se')}) "
+              f"| {int(g['covers'].sum())}/{len(g)} | {g['fit_cpu_s'].mean():.0f} "
+              f"({ratio('fit_cpu_s')}) | {g['peak_rss_mb'].mean():.0f} |")  # fmt: skip
+
+
+def sample_accuracy(args: argparse.Namespace) -> None:
+    """Every (seed, arm) in a fresh process, one at a time; results appended to ``--results``
+    (a (seed, arm) already there is not rerun), then the table."""
+    path = Path(args.results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done.add((r["estimator"], r["rows"], r["seed"], r["arm"]))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    arms = ["full", *[str(int(s)) for s in args.sizes.split(",") if s]]
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for arm in arms:
+            if (args.estimator, args.rows, seed, arm) in done:
+                continue
+            cmd = [sys.executable, str(HERE), "--sample-worker", arm, "--rows", str(args.rows),
+                   "--seed", str(seed), "--estimator", args.estimator]  # fmt: skip
+            print(f"{args.estimator} seed {seed} arm {arm}: load {os.getloadavg()}", flush=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if proc.returncode:
+                sys.exit(f"worker failed:\n{proc.stderr[-3000:]}")
+            line = proc.stdout.strip().splitlines()[-1]
+            with path.open("a") as fh:
+                fh.write(line + "\n")
+            r = json.loads(line)
+            print(f"  sqrt(PEHE) {r['sqrt_pehe']:.3f}, ATE {r['ate']:.3f} (truth "
+                  f"{r['true_ate']:.3f}, SE {r['ate_se']:.4f}), fit CPU {r['fit_cpu_s']:.0f}s, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)  # fmt: skip
+    sample_table(path, args.estimator, args.rows)
 
 
 def main() -> None:
@@ -248,7 +382,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--dir", default="/tmp/causal_bench_spark_scoring")
     ap.add_argument("--sample", action="store_true")
-    ap.add_argument("--max-rows", type=int, default=50_000)
+    ap.add_argument("--sizes", default="25000,50000", help="--sample: sample sizes (max_rows)")
+    ap.add_argument("--seeds", default="1,2,3", help="--sample: simulation/sampling seeds")
+    ap.add_argument(
+        "--results",
+        default="/tmp/causal_bench_sample/results.jsonl",
+        help="--sample: JSON lines, one per (seed, arm); kept across runs",
+    )
+    ap.add_argument("--sample-worker", metavar="ARM", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--estimator", choices=["auto", "linear"], default="auto")
     ap.add_argument(
@@ -261,6 +402,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         worker(*args.worker)
+    elif args.sample_worker:
+        print(json.dumps(sample_worker(args, args.sample_worker)))
     elif args.sample:
         sample_accuracy(args)
     else:
