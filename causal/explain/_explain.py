@@ -512,8 +512,9 @@ def explain(
     method : {"auto", "surrogate", "permutation"}
         ``"surrogate"`` refuses (:class:`LowFidelityError`) below ``min_fidelity``; ``"auto"``
         then falls back, with a :class:`FidelityWarning`, to ``"permutation"``: model-agnostic
-        permutation SHAP of the model itself on ``max_permutation_rows`` sampled rows (slow; a
-        progress bar shows).
+        permutation SHAP of the model itself on ``max_permutation_rows`` sampled rows (shap's
+        PermutationExplainer algorithm with its model calls batched: about 5,000 model rows per
+        explained row for 7 modifiers, see :mod:`causal.explain._permutation`).
     flavour : {"path_dependent", "interventional"}
         Which TreeSHAP. ``"path_dependent"`` (default) weights the branches a coalition does
         not fix by the surrogate's training cover — i.e. by the distribution of the modifiers —
