@@ -631,7 +631,7 @@ def _robustness(
     }
 
 
-DRIVER_PERMUTATION_ROWS = 50  # rows explained when the drivers fall back to permutation SHAP
+DRIVER_PERMUTATION_ROWS = 200  # rows explained when the drivers fall back to permutation SHAP
 
 
 def _drivers(
@@ -661,9 +661,10 @@ def _drivers(
             n_jobs=n_jobs,
             progress=False,
             T1=arm,
-            # the permutation fallback (surrogate fidelity < 0.9) calls the effect model once
-            # per explained row (~1-2 s each for a blend with forests): 50 rows bound it to
-            # about a minute per outcome; its importance bands widen accordingly
+            # the permutation fallback (surrogate fidelity < 0.9) stacks every coalition of
+            # every row into batched effect-model calls (causal.explain._permutation): ~4,200
+            # model rows per explained row for the demo's 7 modifiers, ~2 s CPU per 20 rows for
+            # the AutoCate blend (bench/RESULTS_explain.md), so 200 rows cost ~16 s, not minutes
             max_permutation_rows=DRIVER_PERMUTATION_ROWS,
         )
     except LowFidelityError as exc:
