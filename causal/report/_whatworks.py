@@ -103,8 +103,10 @@ def findings(ww: Any) -> list[str]:
         )
         line = f"{o.label}: {eff} {_unit_phrase(o, ww)} ({ci}; {_pvalue(o.pvalue)}) — {what}."
         if o.true_effect is not None:
+            # like for like: a continuous treatment's truth is the simulator's slope per unit
+            per = f" per unit of {ww.design.treatment}" if ww.treatment_kind == "continuous" else ""
             line += (
-                f" Simulated data: the true effect is {_num(o.true_effect * scale)}; the "
+                f" Simulated data: the true effect is {_num(o.true_effect * scale)}{per}; the "
                 f"interval {'covers' if o.covers_truth else 'MISSES'} it."
             )
         out.append(line)

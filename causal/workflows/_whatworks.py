@@ -90,10 +90,35 @@ def _progress(total: int, enabled: bool) -> Iterator[_Progress]:
 # ----------------------------------------------------------------------------- reading
 
 
+#: simulate_content(intensity=True) adds this column; its true_cate_<o> columns are then the
+#: effect per unit of intensity (a dose slope), not the 0/1 effect of ``boosted``.
+SIM_INTENSITY_COLUMN = "boost_intensity"
+
+
 def _truth_columns(columns: Sequence[str], outcomes: Sequence[str]) -> list[str]:
-    """Simulation truth: ``true_cate_<o>``, or ``true_cate_<o>[<level>]`` per level."""
-    return [c for c in columns for o in outcomes
+    """Simulation truth: ``true_cate_<o>``, or ``true_cate_<o>[<level>]`` per level (plus
+    :data:`SIM_INTENSITY_COLUMN`, which says what the truth measures, when both are there)."""
+    cols = [c for c in columns for o in outcomes
             if c == f"true_cate_{o}" or (c.startswith(f"true_cate_{o}[") and c.endswith("]"))]  # fmt: skip
+    if cols and SIM_INTENSITY_COLUMN in columns:
+        cols.append(SIM_INTENSITY_COLUMN)
+    return cols
+
+
+def _truth_column(outcome: str, arm: Any, v: ValidatedData, df: pd.DataFrame) -> str | None:
+    """The simulation-truth column for this estimate, if it measures the same contrast.
+
+    On ``simulate_content(intensity=True)`` data the truth is a slope per unit of
+    ``boost_intensity``: like-for-like with a continuous-treatment estimate on that column (also
+    per unit), but not with the 0/1 effect of ``boosted`` (whose truth is the slope times the
+    expected intensity of a boosted item), so then there is no truth to compare with.
+    """
+    col = "true_" + cate_column(outcome, arm)
+    if col not in df.columns:
+        return None
+    if SIM_INTENSITY_COLUMN in df.columns and v.design.treatment != SIM_INTENSITY_COLUMN:
+        return None
+    return col
 
 
 def _load(
@@ -343,14 +368,20 @@ def _outcome_result(
         share_neg = _weighted_mean((hi < 0).astype(float), weight) if np.isfinite(hi).all() \
             else float("nan")  # fmt: skip
     segments, extras = pd.DataFrame(), {}
-    truth_col = "true_" + cate_column(outcome, arm)
+    truth_col = _truth_column(outcome, arm, v, df)
+    if truth_col is None and "true_" + cate_column(outcome, arm) in df.columns:
+        notes.append(
+            f"{outcome}: the simulated truth (true_{cate_column(outcome, arm)}) is the effect per "
+            f"unit of {SIM_INTENSITY_COLUMN}, not of {v.design.treatment}; the estimate is not "
+            "compared with it."
+        )
     if v.treatment_kind in ("binary", "multi") and v.design.modifiers:
         segments, extras = _evaluation(
             model, outcome, Y, v, df, alpha=alpha, seed=seed, notes=notes, arm=arm,
             truth_col=truth_col,
         )  # fmt: skip
     truth = None
-    if truth_col in df.columns:
+    if truth_col is not None:
         truth = _weighted_mean(df[truth_col].to_numpy(dtype=float), weight)
     table = getattr(model, "score_table_", None)
     selected = getattr(model, "selected_", None) if estimator == "auto" else estimator
@@ -438,7 +469,6 @@ def _evaluation(
     import estimators
 
     labels = _segment_labels(v) if v.segments.shape[1] else None
-    truth_col = truth_col or f"true_cate_{outcome}"
     if v.weight is not None:
         return _weighted_evaluation(
             model, outcome, v, df, labels, alpha=alpha, seed=seed, arm=arm, truth_col=truth_col
@@ -454,7 +484,7 @@ def _evaluation(
                 "band_lower", "band_upper"]  # fmt: skip
         segments = gate[["column", "value", *keep]].rename(columns={"column": "segment"})
         segments = segments.reset_index(drop=True)
-        if truth_col in df.columns:
+        if truth_col is not None:
             truth = df[truth_col].to_numpy(dtype=float)
             segments["true_effect"] = [
                 float(truth[labels[c].to_numpy() == str(val)].mean())
@@ -484,7 +514,7 @@ def _weighted_evaluation(
     alpha: float,
     seed: int,
     arm: Any,
-    truth_col: str,
+    truth_col: str | None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Weighted segment effects and targeting values from the model's doubly-robust scores
     and out-of-fold CATE (the unweighted calibration and RATE tables are not shown)."""
@@ -501,7 +531,7 @@ def _weighted_evaluation(
     if labels is not None:
         segments, crit = weighted_gate(scores, labels, w, groups=v.cluster, alpha=alpha, rng=rng)
         extras["band_critical_value"] = crit
-        if truth_col in df.columns:
+        if truth_col is not None:
             truth = df[truth_col].to_numpy(dtype=float)
             segments["true_effect"] = [
                 _weighted_mean(truth[m], w[m])
@@ -599,7 +629,7 @@ def _robustness(
     }
 
 
-DRIVER_PERMUTATION_ROWS = 50  # rows explained when the drivers fall back to permutation SHAP
+DRIVER_PERMUTATION_ROWS = 200  # rows explained when the drivers fall back to permutation SHAP
 
 
 def _drivers(
@@ -629,9 +659,10 @@ def _drivers(
             n_jobs=n_jobs,
             progress=False,
             T1=arm,
-            # the permutation fallback (surrogate fidelity < 0.9) calls the effect model once
-            # per explained row (~1-2 s each for a blend with forests): 50 rows bound it to
-            # about a minute per outcome; its importance bands widen accordingly
+            # the permutation fallback (surrogate fidelity < 0.9) stacks every coalition of
+            # every row into batched effect-model calls (causal.explain._permutation): ~4,200
+            # model rows per explained row for the demo's 7 modifiers, ~2 s CPU per 20 rows for
+            # the AutoCate blend (bench/RESULTS_explain.md), so 200 rows cost ~16 s, not minutes
             max_permutation_rows=DRIVER_PERMUTATION_ROWS,
         )
     except LowFidelityError as exc:

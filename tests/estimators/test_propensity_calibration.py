@@ -15,6 +15,7 @@ seeded ``causal.simulate_content`` datasets whose true propensity and ATE are kn
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -114,6 +115,7 @@ def test_recalibration_multi_arm_opt_out_and_bad_input() -> None:
 
 
 # ------------------------------------------------------------- on the project simulator
+@functools.cache  # seed 50,000 serves two tests: one cross-fit instead of two (read-only use)
 def _nuisances(seed: int) -> tuple[pd.DataFrame, object, np.ndarray]:
     """simulate_content and its cross-fitted nuisances with the RAW propensity."""
     df = causal.simulate_content(n=ROWS, seed=seed)

@@ -292,3 +292,31 @@ def test_continuous_boost_intensity():
     assert o.effect_ci_lower < o.effect < o.effect_ci_upper
     assert len(o.segments) == 0 and "Segment effects and targeting" in ww.methods["absent"]
     assert "per unit of boost_intensity" in ww.findings()[0]
+    # like for like: the truth on intensity data is the slope per unit of boost_intensity, and
+    # the finding says per unit of what
+    assert o.true_effect == pytest.approx(df["true_cate_saves"].mean())
+    assert "per unit of boost_intensity; the interval" in ww.findings()[0]
+
+
+def test_binary_boost_on_intensity_data_is_not_compared_with_the_slope(tmp_path):
+    """The 0/1 effect of `boosted` on intensity data is slope x expected intensity, not the
+    slope in true_cate_<o>: no truth, no COVERS/MISSES, and a note says why; the file reader
+    keeps the column that says what the truth measures. (Plain 0/1 data is still compared:
+    test_result_shape_and_truth.)"""
+    from causal.workflows._whatworks import SIM_INTENSITY_COLUMN, _load, _truth_columns
+
+    df = causal.simulate_content(n=1_200, seed=6, intensity=True)
+    cols = ["pin_id", "true_cate_saves", SIM_INTENSITY_COLUMN]
+    assert _truth_columns(cols, ["saves"]) == ["true_cate_saves", SIM_INTENSITY_COLUMN]
+    assert _truth_columns(["pin_id", SIM_INTENSITY_COLUMN], ["saves"]) == []
+    d = _design(outcomes=["saves"], modifiers=["quality_score", "format"], cluster=None)
+    path = tmp_path / "intensity.parquet"
+    df.to_parquet(path)
+    read, _ = _load(str(path), d, [], None)
+    assert {"true_cate_saves", SIM_INTENSITY_COLUMN} <= set(read.columns)
+    ww = causal.what_works(df, d, estimator="LinearDML", progress=False, n_simulations=10)
+    o = ww["saves"]
+    assert o.true_effect is None
+    assert len(o.segments) and "true_effect" not in o.segments.columns
+    assert not any("Simulated data" in f for f in ww.findings())
+    assert any("per unit of boost_intensity, not of boosted" in n for n in ww.warnings)
