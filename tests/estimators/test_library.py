@@ -155,11 +155,9 @@ def test_propensity_choice_follows_the_assignment_rule() -> None:
     assert _propensity_choice((rng.uniform(size=n) < smooth).astype(int), X, Y) == "logistic"
     steps = np.where((X["x0"] > 0) ^ (X["x1"] > 0), 0.85, 0.15)
     assert _propensity_choice((rng.uniform(size=n) < steps).astype(int), X, Y) == "lightgbm"
-    # the default tries both (session 5); LightGBM only on request
+    # the default tries LightGBM only
     default = estimators.TLearner(random_state=0).fit(Y, (rng.uniform(size=n) < smooth), X=X)
-    tried = default.outcome_models_.query("model == 'P(T|Z)'")
-    assert list(tried["member"]) == ["lightgbm", "logistic"]
-    assert list(tried.loc[tried["chosen"], "member"]) == ["logistic"]  # the smooth rule
+    assert list(default.outcome_models_.query("model == 'P(T|Z)'")["member"]) == ["lightgbm"]
     with pytest.raises(EstimatorInputError, match="propensity_library"):
         estimators.TLearner(nuisance_params={"propensity_library": ["probit"]}).fit(
             Y, (rng.uniform(size=n) < 0.5).astype(int), X=X
