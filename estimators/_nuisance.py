@@ -259,7 +259,7 @@ def _fit_task(
     *,
     n_classes: int = 0,
     member: str = "lightgbm",
-    log_skewed: bool = True,
+    log_skewed: bool = False,
 ) -> Callable[[], tuple[Any, np.ndarray]]:
     """A task that fits one nuisance model on ``Z[train]`` and predicts ``Z[test]``.
 
@@ -275,7 +275,7 @@ def _fit_task(
         if n_classes:
             if member == "logistic":
                 seed = int(params["random_state"])
-                model = LogisticPropensity(seed).fit(Ztr, target, w, n_classes)
+                model = LogisticPropensity(seed, log_skewed).fit(Ztr, target, w, n_classes)
             else:
                 model = _fit_classifier(Ztr, target, w, n_classes, params)
             del Ztr
@@ -318,7 +318,7 @@ def crossfit(
     overrides = dict(overrides or {})
     requested = overrides.pop("outcome_library", None)
     calibration = check_calibration(overrides.pop("propensity_calibration", "platt"))
-    logs = check_log_features(overrides.pop("linear_log_features", True))
+    logs = check_log_features(overrides.pop("linear_log_features", False))
     e_members = (
         propensity_members(overrides.pop("propensity_library", None))
         if data.Z.shape[1]
@@ -371,7 +371,17 @@ def crossfit(
                 p_clf.setdefault("objective", "binary")
             for mem in e_members:
                 tasks.append(
-                    _fit_task(Z, tr, ~tr, t_tr, wtr, p_clf, n_classes=n_levels, member=mem)
+                    _fit_task(
+                        Z,
+                        tr,
+                        ~tr,
+                        t_tr,
+                        wtr,
+                        p_clf,
+                        n_classes=n_levels,
+                        member=mem,
+                        log_skewed=logs,
+                    )
                 )
                 kinds.append(("e", k, 0, 0, mem))
             for a in range(n_levels):
@@ -533,7 +543,7 @@ def nested_crossfit(
     nuisances for that fold).
     """
     overrides = dict(overrides or {})
-    logs = check_log_features(overrides.get("linear_log_features", True))
+    logs = check_log_features(overrides.get("linear_log_features", False))
     chosen = nuis.chosen or {}
     folds = nuis.folds
     fold_ids = [int(k) for k in np.unique(folds)]
@@ -608,7 +618,15 @@ def nested_crossfit(
         mem = chosen.get(("e", 0, 0), "lightgbm")
         tasks.append(
             _fit_task(
-                Z, train, test, data.t_codes[train], wtr, p_clf, n_classes=n_levels, member=mem
+                Z,
+                train,
+                test,
+                data.t_codes[train],
+                wtr,
+                p_clf,
+                n_classes=n_levels,
+                member=mem,
+                log_skewed=logs,
             )
         )
         kinds.append((u, "e", 0, 0))
