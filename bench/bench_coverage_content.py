@@ -152,7 +152,7 @@ VARIANTS = ("fitted", "true e", "true mu", "oracle")
 
 
 def paired(
-    seed: int, n: int, demo_columns: bool = False
+    seed: int, n: int, demo_columns: bool = False, nuisance_params: dict | None = None
 ) -> dict[str, dict[str, tuple[float, float]]]:
     """Per outcome and nuisance variant (:data:`VARIANTS`): (error vs truth, SE) on one dataset.
 
@@ -170,7 +170,7 @@ def paired(
             df[CONFOUNDERS],
         )
     )
-    est = estimators.LinearDML(random_state=seed).fit(
+    est = estimators.LinearDML(random_state=seed, nuisance_params=nuisance_params).fit(
         df[OUTCOMES], df["boosted"].to_numpy(), X=X, W=W, groups=g
     )
     nuis = est._ctx.nuis
@@ -285,7 +285,8 @@ def main() -> None:
         t0 = time.perf_counter()
         rows = []
         for i, seed in enumerate(seeds):
-            rows.append(paired(seed, args.rows, args.demo_columns))
+            params = json.loads(args.nuisance_params) if args.nuisance_params else None
+            rows.append(paired(seed, args.rows, args.demo_columns, params))
             print(f"  {i + 1}/{len(seeds)} datasets, {time.perf_counter() - t0:.0f} s", flush=True)
         print_paired(rows, args.rows)
         print(

@@ -27,6 +27,7 @@ from estimators._aipw import (
     median_over_splits,
     overlap_weighted_effect,
     plr_ate,
+    targeted_outcome_means,
 )
 from estimators._auto import AutoCate, causal_losses
 from estimators._dose import DoseResponse, dose_response
@@ -67,6 +68,7 @@ __all__ = [
     "mean_effect_from_scores",
     "median_over_splits",
     "plr_ate",
+    "targeted_outcome_means",
     "wls_robust",
     "att_effect",
     "crump_threshold",

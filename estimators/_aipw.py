@@ -44,6 +44,7 @@ __all__ = [
     "median_over_splits",
     "overlap_weighted_effect",
     "plr_ate",
+    "targeted_outcome_means",
 ]
 
 
@@ -75,6 +76,10 @@ class ATEResult:
         ``"ATE trimmed to 0.1 <= e(x) <= 0.9 (...)"`` (units outside the propensity bounds dropped:
         the effect on the remaining population, not the ATE) or ``"ATO (overlap weights)"``
         (``E[e(1-e) tau] / E[e(1-e)]``, Li, Morgan & Zaslavsky 2018).
+    method : str
+        How ``effect`` was computed: ``"AIPW"`` (the mean of the doubly-robust scores),
+        ``"TMLE (log link)"`` / ``"TMLE (identity link)"`` (the outcome means first targeted by
+        :func:`targeted_outcome_means`), ``"ATT score"``, ``"overlap weights"`` or ``"PLR"``.
     note : str
         A caveat on the interval, empty when there is none. The estimators set it on the plain
         ATE when overlap is so thin that its interval is unreliable (see
@@ -106,6 +111,7 @@ class ATEResult:
     treatment: str = ""
     dof: float | None = None
     estimand: str = "ATE"
+    method: str = "AIPW"
     note: str = ""
 
     @property
@@ -127,6 +133,7 @@ class ATEResult:
         clusters = "" if self.n_clusters is None else f", {self.n_clusters:,} clusters"
         return [
             ("estimand", self.estimand),
+            ("method", self.method),
             ("contrast", self.contrast or "(unlabelled)"),
             ("outcome", self.outcome or "(unnamed)"),
             ("effect", f"{self.effect:.4g}"),
@@ -212,6 +219,122 @@ def aipw_scores(
     ea = np.clip(e_arm, clip, 1 - clip)
     e0 = np.clip(e_control, clip, 1 - clip)
     return mu_arm - mu_control + is_arm * (y - mu_arm) / ea - is_control * (y - mu_control) / e0
+
+
+def _fluctuate_log(y: np.ndarray, mu: np.ndarray, h: np.ndarray, w: np.ndarray) -> float:
+    """``eps`` maximising the Poisson quasi-likelihood of ``y`` with mean ``mu exp(eps h)``.
+
+    Newton's method from 0 with step halving (the objective is concave in ``eps``); at the
+    optimum ``sum w h (y - mu exp(eps h)) = 0``.
+    """
+
+    def loglik(eps: float) -> float:
+        return float(np.sum(w * (y * eps * h - mu * np.exp(eps * h))))
+
+    eps, current = 0.0, loglik(0.0)
+    for _ in range(100):
+        m = mu * np.exp(eps * h)
+        grad = float(np.sum(w * h * (y - m)))
+        hess = float(np.sum(w * h * h * m))
+        if hess <= 0 or abs(grad) <= 1e-12 * (1.0 + float(np.sum(w * h * np.abs(y)))):
+            break
+        step = grad / hess
+        for _ in range(60):
+            trial = loglik(eps + step)
+            if np.isfinite(trial) and trial >= current:
+                break
+            step /= 2.0
+        else:
+            break
+        eps, current = eps + step, trial
+        if abs(step) < 1e-14 * (1.0 + abs(eps)):
+            break
+    return eps
+
+
+def targeted_outcome_means(
+    y: np.ndarray,
+    is_arm: np.ndarray,
+    is_control: np.ndarray,
+    mu_arm: np.ndarray,
+    mu_control: np.ndarray,
+    e_arm: np.ndarray,
+    e_control: np.ndarray,
+    *,
+    clip: float = 0.01,
+    link: str = "auto",
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Targeted (TMLE) update of the outcome means for ``E[Y(arm) - Y(control)]``.
+
+    One fluctuation per arm along its clever covariate ``H_a = 1 / e_a(x)`` (propensities
+    clipped to ``[clip, 1 - clip]``), fitted on that arm's units by (weighted) maximum
+    likelihood (van der Laan & Rose 2011, ch. 4; one parameter per arm as in the ``tmle``
+    R package's ``Q`` update with separate ``H1``/``H0``):
+
+    - ``link="log"`` (non-negative outcomes, counts and revenue): Poisson quasi-likelihood,
+      ``mu_a* = mu_a exp(eps_a H_a)`` — a GLM with offset ``log mu_a``; ``mu_a`` is floored at
+      ``1e-8 * mean|y|`` first (a ridge member can predict a negative count);
+    - ``link="identity"``: least squares, ``mu_a* = mu_a + eps_a H_a``;
+    - ``"auto"``: log when ``y >= 0``, else identity.
+
+    Both links are canonical, so the fit solves ``sum_{T=a} w H_a (y - mu_a*) = 0``: the AIPW
+    scores at the updated means (:func:`aipw_scores`) then average to the plug-in
+    ``mean(mu_arm* - mu_control*)``, and their influence-function SE is the TMLE's.
+
+    Measured on ``causal.simulate_content`` (3,000 pins, cluster-robust interval; paired on the
+    same fitted nuisances, ``bench/RESULTS_estimators.md`` session 5): with the opt-in log
+    features (``nuisance_params={"linear_log_features": True}``), over 100 datasets, coverage
+    0.92 / 0.96 / 0.94 / 0.97 (saves, outbound clicks, hides, revenue) against the AIPW's
+    0.91 / 0.95 / 0.94 / 0.95, every mean z within 0.07 of 0 (AIPW: up to -0.21); with the
+    default nuisances (20 datasets) outbound clicks 0.95 vs 0.90. A linear fluctuation with
+    one parameter was no better than the AIPW. Not the default (``ate()`` and ``evaluate``
+    share the AIPW scores); ``ate_inference(method="tmle")``.
+
+    Returns
+    -------
+    mu_arm_star, mu_control_star : ndarray of shape (n,)
+    link : str
+        The link used, ``"log"`` or ``"identity"``.
+
+    Examples
+    --------
+    With constant initial means and propensities the update reproduces the arms' means:
+
+    >>> y = np.array([1.0, 3.0, 4.0, 8.0]); d = np.array([0, 0, 1, 1], dtype=bool)
+    >>> m1, m0, link = targeted_outcome_means(y, d, ~d, np.full(4, 5.0), np.full(4, 1.0),
+    ...                                       np.full(4, 0.5), np.full(4, 0.5))
+    >>> np.round(m1, 6).tolist(), np.round(m0, 6).tolist(), link
+    ([6.0, 6.0, 6.0, 6.0], [2.0, 2.0, 2.0, 2.0], 'log')
+    """
+    if link not in ("auto", "log", "identity"):
+        raise EstimatorInputError(f"link must be 'auto', 'log' or 'identity'; got {link!r}.")
+    y = np.asarray(y, dtype=float)
+    w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    used = np.asarray(is_arm, bool) | np.asarray(is_control, bool)
+    if link == "auto":
+        link = "log" if float(np.min(y[used], initial=0.0)) >= 0.0 else "identity"
+    out = []
+    for mu, e, d in ((mu_arm, e_arm, is_arm), (mu_control, e_control, is_control)):
+        mu = np.asarray(mu, dtype=float)
+        h = 1.0 / np.clip(e, clip, 1 - clip)
+        d = np.asarray(d, dtype=bool) & (w > 0)
+        if not d.any():
+            out.append(mu)
+            continue
+        if link == "log":
+            if float(np.min(y[d])) < 0:
+                raise EstimatorInputError(
+                    "link='log' needs a non-negative outcome; use link='identity'."
+                )
+            floor = 1e-8 * max(float(np.mean(np.abs(y[d]))), 1e-300)
+            mu = np.maximum(mu, floor)
+            eps = _fluctuate_log(y[d], mu[d], h[d], w[d])
+            out.append(mu * np.exp(eps * h))
+        else:
+            eps = float(np.sum(w[d] * h[d] * (y[d] - mu[d])) / np.sum(w[d] * h[d] ** 2))
+            out.append(mu + eps * h)
+    return out[0], out[1], link
 
 
 def cluster_cr2(

@@ -27,6 +27,7 @@ from estimators._aipw import (
     mean_effect_from_scores,
     overlap_weighted_effect,
     plr_ate,
+    targeted_outcome_means,
 )
 from estimators._errors import EstimatorInputError, NotFittedError, OverlapWarning
 from estimators._inputs import FinalEncoder, Prepared, frame_like, prepare
@@ -837,7 +838,11 @@ class BaseCate(BaseEstimator):
         trim: Any = None,
         overlap_weights: bool = False,
         att: bool = False,
+        method: str | None = None,
     ) -> ATEResult:
+        method = DEFAULT_ATE_METHOD if method is None else method
+        if method not in ATE_METHODS:
+            raise EstimatorInputError(f"method must be one of {list(ATE_METHODS)}; got {method!r}.")
         d = ctx.data
         label = f"{d.levels[a + 1]} vs {d.levels[0]}" if d.discrete else "T"
         rows, w, estimand = self._population(ctx, a, subset, weights, trim, overlap_weights, att)
@@ -849,7 +854,7 @@ class BaseCate(BaseEstimator):
                     "treated group (use ate(), the partially-linear effect)."
                 )
             assert ctx.nuis.mu is not None and ctx.nuis.e is not None
-            return att_effect(
+            res = att_effect(
                 d.y[rows, j],
                 d.t_codes[rows] == a + 1,
                 d.t_codes[rows] == 0,
@@ -863,6 +868,7 @@ class BaseCate(BaseEstimator):
                 outcome=d.outcome_names[j],
                 treatment=label,
             )
+            return _relabel(res, res.estimand, "ATT score")
         if d.discrete and overlap_weights:
             assert ctx.dr is not None and ctx.nuis.e is not None and ctx.nuis.mu is not None
             e, mu, codes = ctx.nuis.e[rows], ctx.nuis.mu[rows, j], d.t_codes[rows]
@@ -880,7 +886,34 @@ class BaseCate(BaseEstimator):
                 outcome=d.outcome_names[j],
                 treatment=label,
             )
-            return _relabel(res, estimand)
+            return _relabel(res, estimand, "overlap weights")
+        if d.discrete and method == "tmle":
+            assert ctx.nuis.mu is not None and ctx.nuis.e is not None
+            e, mu, codes = ctx.nuis.e[rows], ctx.nuis.mu[rows, j], d.t_codes[rows]
+            y = d.y[rows, j]
+            is_arm, is_ctl = codes == a + 1, codes == 0
+            m1, m0, link = targeted_outcome_means(
+                y,
+                is_arm,
+                is_ctl,
+                mu[:, a + 1],
+                mu[:, 0],
+                e[:, a + 1],
+                e[:, 0],
+                clip=ctx.clip,
+                sample_weight=w,
+            )
+            scores = aipw_scores(y, is_arm, is_ctl, m1, m0, e[:, a + 1], e[:, 0], clip=ctx.clip)
+            res = mean_effect_from_scores(
+                scores,
+                sample_weight=w,
+                groups=groups,
+                alpha=alpha,
+                outcome=d.outcome_names[j],
+                treatment=label,
+                estimand=estimand,
+            )
+            return _relabel(res, estimand, f"TMLE ({link} link)")
         if d.discrete:
             assert ctx.dr is not None
             return mean_effect_from_scores(
@@ -901,7 +934,7 @@ class BaseCate(BaseEstimator):
             outcome=d.outcome_names[j],
             treatment=label,
         )
-        return _relabel(res, estimand)
+        return _relabel(res, estimand, "PLR")
 
     def _outcome_index(self, ctx: Context, outcome: Any) -> int:
         names = ctx.data.outcome_names
@@ -925,6 +958,7 @@ class BaseCate(BaseEstimator):
         weights: Any = None,
         trim: Any = None,
         overlap_weights: bool = False,
+        method: str | None = None,
     ) -> ATEResult:
         """The doubly-robust ATE on the training data with its influence-function inference.
 
@@ -952,6 +986,12 @@ class BaseCate(BaseEstimator):
         overlap_weights : bool
             Weight units by ``e (1 - e)``: the overlap-weighted effect (ATO, Li, Morgan &
             Zaslavsky 2018) — also a different estimand, named in ``result.estimand``.
+        method : {"aipw", "tmle"} or None
+            Discrete treatment: ``"aipw"``, the mean of the doubly-robust scores, or
+            ``"tmle"``, the outcome means first targeted along the clever covariate ``1/e``
+            (one fluctuation per arm; log link for non-negative outcomes, see
+            :func:`estimators.targeted_outcome_means`). None: :data:`DEFAULT_ATE_METHOD`.
+            ``result.method`` records it. Ignored with ``overlap_weights`` and for ATTs.
 
         Returns
         -------
@@ -983,6 +1023,7 @@ class BaseCate(BaseEstimator):
             weights=weights,
             trim=trim,
             overlap_weights=overlap_weights,
+            method=method,
         )
         if trim is not None or overlap_weights or not ctx.data.discrete:
             return res
@@ -1097,10 +1138,20 @@ class BaseCate(BaseEstimator):
         return self._ate_shape(lo, ctx), self._ate_shape(hi, ctx)
 
 
-def _relabel(res: ATEResult, estimand: str) -> ATEResult:
+def _relabel(res: ATEResult, estimand: str, method: str | None = None) -> ATEResult:
     from dataclasses import replace
 
-    return replace(res, estimand=estimand)
+    if method is None:
+        return replace(res, estimand=estimand)
+    return replace(res, estimand=estimand, method=method)
+
+
+#: How ``ate()``/``ate_interval()``/``ate_inference()`` compute a discrete treatment's ATE:
+#: "aipw" (mean of the doubly-robust scores) or "tmle" (outcome means first targeted along the
+#: clever covariate, :func:`estimators.targeted_outcome_means`; log link for non-negative
+#: outcomes). See ``ate_inference(method=...)``.
+ATE_METHODS = ("aipw", "tmle")
+DEFAULT_ATE_METHOD = "aipw"
 
 
 def _trim_bounds(trim: Any, pair: np.ndarray, name: str) -> tuple[float, float]:

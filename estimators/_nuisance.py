@@ -28,6 +28,7 @@ from estimators._library import (
     PlattCalibrated,
     calibrate_propensity,
     check_calibration,
+    check_log_features,
     library_members,
     oof_log_loss,
     oof_mse,
@@ -35,7 +36,12 @@ from estimators._library import (
 )
 
 #: Keys of ``nuisance_params`` that pick library members rather than LightGBM settings.
-LIBRARY_KEYS = ("outcome_library", "propensity_library", "propensity_calibration")
+LIBRARY_KEYS = (
+    "outcome_library",
+    "propensity_library",
+    "propensity_calibration",
+    "linear_log_features",
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -270,6 +276,7 @@ def _fit_task(
     *,
     n_classes: int = 0,
     member: str = "lightgbm",
+    log_skewed: bool = False,
 ) -> Callable[[], tuple[Any, np.ndarray]]:
     """A task that fits one nuisance model on ``Z[train]`` and predicts ``Z[test]``.
 
@@ -285,13 +292,14 @@ def _fit_task(
         if n_classes:
             if member == "logistic":
                 seed = int(params["random_state"])
-                model = LogisticPropensity(seed).fit(Ztr, target, w, n_classes)
+                model = LogisticPropensity(seed, log_skewed).fit(Ztr, target, w, n_classes)
             else:
                 model = _fit_classifier(Ztr, target, w, n_classes, params)
             del Ztr
             return model, model.predict_proba(Z[test])
         if member != "lightgbm":
-            model = LinearOutcome(member, seed=int(params["random_state"])).fit(Ztr, target, w)
+            seed = int(params["random_state"])
+            model = LinearOutcome(member, seed=seed, log_skewed=log_skewed).fit(Ztr, target, w)
         else:
             model = fit_regressor(Ztr, target, w, params)
         del Ztr
@@ -327,6 +335,7 @@ def crossfit(
     overrides = dict(overrides or {})
     requested = overrides.pop("outcome_library", None)
     calibration = check_calibration(overrides.pop("propensity_calibration", "platt"))
+    logs = check_log_features(overrides.pop("linear_log_features", False))
     e_members = (
         propensity_members(overrides.pop("propensity_library", None))
         if data.Z.shape[1]
@@ -359,7 +368,9 @@ def crossfit(
         p_reg = lgbm_params(n_tr, n_jobs=n_jobs, seed=seed + k, overrides=overrides)
         for j in range(d_y):
             for mem in members[j]:
-                tasks.append(_fit_task(Z, tr, ~tr, data.y[tr, j], wtr, p_reg, member=mem))
+                tasks.append(
+                    _fit_task(Z, tr, ~tr, data.y[tr, j], wtr, p_reg, member=mem, log_skewed=logs)
+                )
                 kinds.append(("m_y", k, j, 0, mem))
         if data.discrete:
             t_tr = data.t_codes[tr]
@@ -377,7 +388,17 @@ def crossfit(
                 p_clf.setdefault("objective", "binary")
             for mem in e_members:
                 tasks.append(
-                    _fit_task(Z, tr, ~tr, t_tr, wtr, p_clf, n_classes=n_levels, member=mem)
+                    _fit_task(
+                        Z,
+                        tr,
+                        ~tr,
+                        t_tr,
+                        wtr,
+                        p_clf,
+                        n_classes=n_levels,
+                        member=mem,
+                        log_skewed=logs,
+                    )
                 )
                 kinds.append(("e", k, 0, 0, mem))
             for a in range(n_levels):
@@ -388,7 +409,11 @@ def crossfit(
                 )
                 for j in range(d_y):
                     for mem in members[j]:
-                        tasks.append(_fit_task(Z, arm, ~tr, data.y[arm, j], wa, pa, member=mem))
+                        tasks.append(
+                            _fit_task(
+                                Z, arm, ~tr, data.y[arm, j], wa, pa, member=mem, log_skewed=logs
+                            )
+                        )
                         kinds.append(("mu", k, j, a, mem))
         else:
             tasks.append(_fit_task(Z, tr, ~tr, data.t_cont[tr], wtr, p_reg))
@@ -535,6 +560,7 @@ def nested_crossfit(
     nuisances for that fold).
     """
     overrides = dict(overrides or {})
+    logs = check_log_features(overrides.get("linear_log_features", False))
     chosen = nuis.chosen or {}
     folds = nuis.folds
     fold_ids = [int(k) for k in np.unique(folds)]
@@ -593,7 +619,9 @@ def nested_crossfit(
         p_reg = lgbm_params(n_tr, n_jobs=n_jobs, seed=salt, overrides=overrides)
         for j in range(d_y):
             mem = chosen.get(("m_y", j, 0), "lightgbm")
-            tasks.append(_fit_task(Z, train, test, data.y[train, j], wtr, p_reg, member=mem))
+            tasks.append(
+                _fit_task(Z, train, test, data.y[train, j], wtr, p_reg, member=mem, log_skewed=logs)
+            )
             kinds.append((u, "m_y", j, 0))
         if not data.discrete:
             tasks.append(_fit_task(Z, train, test, data.t_cont[train], wtr, p_reg))
@@ -607,7 +635,15 @@ def nested_crossfit(
         mem = chosen.get(("e", 0, 0), "lightgbm")
         tasks.append(
             _fit_task(
-                Z, train, test, data.t_codes[train], wtr, p_clf, n_classes=n_levels, member=mem
+                Z,
+                train,
+                test,
+                data.t_codes[train],
+                wtr,
+                p_clf,
+                n_classes=n_levels,
+                member=mem,
+                log_skewed=logs,
             )
         )
         kinds.append((u, "e", 0, 0))
@@ -617,7 +653,9 @@ def nested_crossfit(
             pa = lgbm_params(int(arm.sum()), n_jobs=n_jobs, seed=salt + 200, overrides=overrides)
             for j in range(d_y):
                 mem = chosen.get(("mu", j, a), "lightgbm")
-                tasks.append(_fit_task(Z, arm, test, data.y[arm, j], wa, pa, member=mem))
+                tasks.append(
+                    _fit_task(Z, arm, test, data.y[arm, j], wa, pa, member=mem, log_skewed=logs)
+                )
                 kinds.append((u, "mu", j, a))
     # the nested propensities pass through crossfit's recalibration too (same model family)
     calib = (
