@@ -301,6 +301,8 @@ def targeted_outcome_means(
     --------
     With constant initial means and propensities the update reproduces the arms' means:
 
+    >>> import numpy as np
+    >>> from estimators import targeted_outcome_means
     >>> y = np.array([1.0, 3.0, 4.0, 8.0]); d = np.array([0, 0, 1, 1], dtype=bool)
     >>> m1, m0, link = targeted_outcome_means(y, d, ~d, np.full(4, 5.0), np.full(4, 1.0),
     ...                                       np.full(4, 0.5), np.full(4, 0.5))
