@@ -36,12 +36,18 @@ class WhatWorksEngine(StrEnum):
 
 
 def read_with_spark(
-    data: str, design: Any, attributes: list[str] | tuple[str, ...], max_rows: int
-) -> tuple[Any, str]:
+    data: str,
+    design: Any,
+    attributes: list[str] | tuple[str, ...],
+    max_rows: int,
+    seed: int = 0,
+) -> tuple[Any, str, Any]:
     """The design's columns (and any simulation truth) of a Spark table or file, as pandas.
 
-    Ordered by the ``unit`` column (a distributed table has no input order). A table with
-    more than ``max_rows`` rows is an error naming the Python path for it.
+    Ordered by the ``unit`` column (a distributed table has no input order). Returns the
+    frame, a source label and, above ``max_rows`` rows, ``(spark_frame, sample_record)``: the
+    frame is then a stratified sample (:func:`causal.spark.stratified_sample`, by treatment x
+    segments, ``max_rows`` rows, ``seed``) and every row is scored afterwards.
     """
     import pandas as pd
 
@@ -58,19 +64,65 @@ def read_with_spark(
     needed = list(dict.fromkeys([*design.columns(), *attributes]))
     if any(c not in present for c in needed):
         # what_works' validation names the missing column with its role and the nearest name
-        return pd.DataFrame(columns=present), str(data)
+        return pd.DataFrame(columns=present), str(data), None
+    cols = needed + [c for c in _truth_columns(present, design.outcomes) if c not in needed]
     n_rows = df.count()
-    if n_rows > max_rows:
+    if n_rows <= max_rows:
+        frame = df.select(*[_col(c).alias(c) for c in cols]).orderBy(_col(design.unit))
+        return frame.toPandas(), f"{data} (read with Spark)", None
+    if not design.modifiers or attributes:
         raise ConfigError(
             f"The Spark table '{data}' has {n_rows:,} rows, more than the config's max_rows = "
-            f"{max_rows:,} that 'causal whatworks --engine spark' fits on in one process. Raise "
-            "max_rows if the driver can hold the rows, or fit on a stratified sample and score "
-            "every row on Spark from Python: causal.spark.fit_on_sample(...) then "
-            "causal.spark.score_effects(...) (and causal.spark.segment_effects for segments)."
+            f"{max_rows:,}: 'causal whatworks --engine spark' then fits on a stratified sample "
+            "and scores every row, which needs modifiers and no attributes. Raise max_rows if "
+            "the driver can hold the rows, or from Python use causal.spark.fit_on_sample(...) "
+            "then causal.spark.score_effects(...)."
         )
-    cols = needed + [c for c in _truth_columns(present, design.outcomes) if c not in needed]
-    frame = df.select(*[_col(c).alias(c) for c in cols]).orderBy(_col(design.unit))
-    return frame.toPandas(), f"{data} (read with Spark)"
+    from causal.spark import stratified_sample
+
+    pdf, record = stratified_sample(
+        df, strata=[design.treatment, *design.segments], row_id=design.unit,
+        max_rows=max_rows, seed=seed, columns=cols, spark=engine.spark,
+    )  # fmt: skip
+    pdf = pdf.sort_values(design.unit, kind="stable").reset_index(drop=True)
+    return pdf, f"{data} (read with Spark). {record['note']}", (df, record)
+
+
+def write_spark_effects(ww: Any, frame: Any, path: Path, *, alpha: float) -> None:
+    """Score every row of the Spark ``frame`` with ``ww.model`` and write ``path`` (one
+    parquet file, the contract's columns, ordered by unit) — used above ``max_rows``."""
+    import shutil
+
+    from pyspark.sql import functions as F
+
+    from causal.experiments._spark import _col
+    from causal.spark import score_effects
+
+    unit = ww.design.unit
+    intervals = bool(getattr(ww.model, "_supports_intervals", True))
+    scored = None
+    for o in ww.design.outcomes:
+        s = score_effects(
+            ww.model, frame, keep=[unit], alpha=alpha if intervals else None, outcome=o
+        )
+        lo = F.col("effect_ci_lower") if intervals else F.lit(None).cast("double")
+        hi = F.col("effect_ci_upper") if intervals else F.lit(None).cast("double")
+        s = s.select(
+            _col(unit).alias(unit),
+            F.col("effect").alias(f"cate_{o}"),
+            lo.alias(f"cate_{o}_ci_lower"),
+            hi.alias(f"cate_{o}_ci_upper"),
+        )
+        scored = s if scored is None else scored.join(s, on=unit, how="inner")
+    staging = path.with_name(path.name + ".spark")
+    scored.repartition(1).sortWithinPartitions(_col(unit)).write.mode("overwrite").parquet(
+        str(staging)
+    )
+    parts = sorted(staging.glob("part-*.parquet"))
+    if len(parts) != 1:  # an empty table writes none
+        raise ConfigError(f"Spark wrote {len(parts)} effect files into '{staging}'; expected 1.")
+    parts[0].replace(path)
+    shutil.rmtree(staging)
 
 
 def write_whatworks_outputs(ww: Any, out: Path) -> list[Path]:
@@ -132,11 +184,12 @@ def whatworks_command(
         connection = duckdb.connect(str(database), read_only=True)
     elif engine is not WhatWorksEngine.spark or data.lower().endswith((".parquet", ".pq", ".csv")):
         check_data_path(data)
-    source = data
+    source, sample = data, None
     if engine is WhatWorksEngine.spark:
-        source, label = read_with_spark(
-            data, cfg.design, cfg.options.get("attributes", ()), cfg.max_rows
-        )
+        source, label, sample = read_with_spark(
+            data, cfg.design, cfg.options.get("attributes", ()), cfg.max_rows,
+            seed=cfg.options["seed"],
+        )  # fmt: skip
     try:
         ww = what_works(
             source, cfg.design, connection=connection, progress=not quiet, **cfg.options
@@ -148,7 +201,27 @@ def whatworks_command(
         ww.methods.update(source=label, engine="spark", max_rows=cfg.max_rows)
     else:
         ww.methods["engine"] = "duckdb"
-    paths = write_whatworks_outputs(ww, out)
+    if sample is None:
+        paths = write_whatworks_outputs(ww, out)
+    else:
+        frame, record = sample
+        if ww.control is not None:
+            raise ConfigError(
+                "Above max_rows, 'causal whatworks --engine spark' scores a binary or "
+                "continuous treatment; this one has levels. Raise max_rows, or score each "
+                "level from Python with causal.spark.fit_on_sample + score_effects."
+            )
+        from causal.stats._results import _plain
+
+        ww.methods["sample"] = _plain({k: v for k, v in record.items() if k != "note"})
+        ww.methods["sample_note"] = record["note"]
+        from causal._io import output_set, write_json_atomic
+
+        with output_set(out) as tmp:
+            write_json_atomic(ww.to_dict(), tmp / "summary.json")
+            write_spark_effects(ww, frame, tmp / "effects.parquet", alpha=cfg.options["alpha"])
+            ww.report(tmp / "report.html")
+        paths = [out / name for name in OUTPUTS]
     if not quiet:
         typer.echo(ww.summary())
         typer.echo("\nwrote " + ", ".join(str(p) for p in paths))

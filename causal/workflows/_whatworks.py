@@ -1069,4 +1069,5 @@ def what_works(
         methods=methods,
         warnings=tuple(dict.fromkeys(notes)),
         control=control,
+        model=model,
     )

@@ -20,7 +20,7 @@ CONFIG = {
     "unit": "pin_id",
     "treatment": "boosted",
     "outcomes": ["saves"],
-    "modifiers": ["quality_score", "creator_followers"],
+    "modifiers": ["quality_score", "creator_followers", "format"],
     "confounders": ["prior_impressions", "age_days"],
     "segments": ["format"],
     "estimator": "LinearDML",
@@ -33,9 +33,7 @@ def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wwspark")
     path = tmp / "content.parquet"
     # rows in unit order: the Spark engine orders by unit, so both engines fit the same rows
-    df = causal.simulate_content(n=1_000, seed=5)
-    df["format"] = df["format"].astype(str)
-    df.to_parquet(path)
+    causal.simulate_content(n=1_000, seed=5).to_parquet(path)
     cfg = tmp / "ww.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     return tmp, path, cfg
@@ -92,15 +90,65 @@ def test_spark_table_and_file_equal_duckdb(spark, files, capsys):
         assert "read with Spark" in html
 
 
-def test_above_max_rows_is_a_clear_error(spark, files, capsys):
+def test_above_max_rows_fits_a_stratified_sample_and_scores_every_row(spark, files, capsys):
+    from causal.spark import stratified_sample
+    from causal.workflows import parse_whatworks_config
+    from causal.workflows._whatworks import _frames
+
+    tmp, path, _ = files
+    raw = {**CONFIG, "outcomes": ["saves", "hides"], "max_rows": 400}
+    cfg = tmp / "sample.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    out = tmp / "out_sample"
+    code, _, err = _run(capsys, "whatworks", str(path), "-c", str(cfg), "-o", str(out),
+                        "--engine", "spark", "-q")  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    rec = summary["methods"]["sample"]
+    assert summary["n"] == rec["n_sample"] == 400 and rec["n_rows"] == 1_000
+    assert rec["sampled"] is True and rec["seed"] == 1 and rec["max_rows"] == 400
+    assert rec["strata_columns"] == ["boosted", "format"] and len(rec["strata"]) == 6
+    assert sum(s["n_sample"] for s in rec["strata"]) == 400
+    assert "stratified random sample of 400 of 1,000 rows" in (out / "report.html").read_text()
+    fx = pd.read_parquet(out / "effects.parquet")
+    assert list(fx.columns) == ["pin_id"] + [
+        f"cate_{o}{s}" for o in ("saves", "hides") for s in ("", "_ci_lower", "_ci_upper")
+    ]
+    assert fx["pin_id"].tolist() == list(range(1_000))  # every row, ordered by unit
+    # reference: the same sample and fit in process, its model applied to every row in pandas
+    parsed = parse_whatworks_config(raw)
+    sample, _ = stratified_sample(str(path), strata=["boosted", "format"], row_id="pin_id",
+                                  max_rows=400, seed=1, spark=spark)  # fmt: skip
+    sample = sample.sort_values("pin_id", kind="stable").reset_index(drop=True)
+    ref = causal.what_works(sample, parsed.design, progress=False, **parsed.options)
+    for o in ("saves", "hides"):
+        got = summary["outcomes"][o]["ate"]
+        want = ref[o]
+        np.testing.assert_allclose([got["effect"], got["se"]], [want.effect, want.se],
+                                   rtol=ENGINE_RTOL)  # fmt: skip
+    X, _ = _frames(pd.read_parquet(path), parsed.design)
+    eff = np.asarray(ref.model.effect(X), dtype=float)
+    lo, hi = (np.asarray(b, dtype=float) for b in ref.model.effect_interval(X, alpha=0.05))
+    for j, o in enumerate(("saves", "hides")):
+        np.testing.assert_allclose(fx[f"cate_{o}"], eff[:, j], rtol=ENGINE_RTOL, atol=1e-12)
+        np.testing.assert_allclose(fx[f"cate_{o}_ci_lower"], lo[:, j], rtol=ENGINE_RTOL,
+                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(fx[f"cate_{o}_ci_upper"], hi[:, j], rtol=ENGINE_RTOL,
+                                   atol=1e-12)  # fmt: skip
+    # the sampled rows' effects are those what_works reported on the sample
+    on_sample = fx.set_index("pin_id").loc[ref.effects["pin_id"], "cate_saves"].to_numpy()
+    np.testing.assert_allclose(on_sample, ref.effects["cate_saves"], rtol=ENGINE_RTOL)
+
+
+def test_above_max_rows_without_modifiers_is_a_clear_error(spark, files, capsys):
     tmp, path, _ = files
     cfg = tmp / "small.yaml"
-    cfg.write_text(yaml.safe_dump({**CONFIG, "max_rows": 500}))
+    cfg.write_text(yaml.safe_dump({**CONFIG, "modifiers": [], "max_rows": 500}))
     code, _, err = _run(capsys, "whatworks", str(path), "-c", str(cfg), "-o", str(tmp / "o"),
                         "--engine", "spark", "-q")  # fmt: skip
     assert code == 2 and "Traceback" not in err
-    for needle in ("1,000 rows", "max_rows = 500", "causal.spark.fit_on_sample",
-                   "causal.spark.score_effects"):  # fmt: skip
+    for needle in ("1,000 rows", "max_rows = 500", "needs modifiers",
+                   "causal.spark.fit_on_sample", "causal.spark.score_effects"):  # fmt: skip
         assert needle in err, (needle, err)
     assert not (tmp / "o").exists()
 
