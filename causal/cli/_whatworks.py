@@ -5,10 +5,15 @@ DATA is a .parquet/.csv path (DuckDB reads it), or a table name in the DuckDB da
 .parquet/.csv path that Spark reads. The Spark engine brings the design's columns to the driver
 (Arrow), ordered by the ``unit`` column (a distributed table has no input order), and runs the
 same :func:`causal.what_works` as DuckDB: the same files and numbers on the same rows. Above
-the config's ``max_rows`` (default 1,000,000) it stops with an error pointing to
-:func:`causal.spark.fit_on_sample` and :func:`causal.spark.score_effects` (fit on a stratified
-sample, score every row distributed). The config is validated before the data is read; the
-data before any model is fitted. The three files are written to a staging folder and moved into ``DIR`` together, so a
+the config's ``max_rows`` (default 1,000,000) it fits on an exact-size stratified sample
+(:func:`causal.spark.stratified_sample`: treatment x segments, proportional, the config's
+``seed``), recorded in ``summary.json`` (``methods.sample``) and in the report, and scores every
+row on Spark (:func:`causal.spark.score_effects`) into one ``effects.parquet`` ordered by unit
+(written through Spark, so ``DIR`` must be a path the executors can write: local mode or a
+shared file system). Designs without modifiers, with attributes or with a multi-level
+treatment stop there with an error pointing to :func:`causal.spark.fit_on_sample`. The config
+is validated before the data is read; the data before any model is fitted.
+The three files are written to a staging folder and moved into ``DIR`` together, so a
 failed run leaves no half-written report; ``DIR`` is created when needed.
 """
 
@@ -152,7 +157,8 @@ def whatworks_command(
         typer.Option(
             "--engine",
             help="Where DATA is read. spark: a Spark table or file, its columns brought to the "
-            "driver ordered by unit (at most the config's max_rows rows, default 1,000,000).",
+            "driver ordered by unit; above the config's max_rows (default 1,000,000) the model "
+            "is fitted on a stratified sample of max_rows rows and every row scored on Spark.",
         ),
     ] = WhatWorksEngine.duckdb,
     database: Annotated[

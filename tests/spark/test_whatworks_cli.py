@@ -193,3 +193,24 @@ def test_without_pyspark_the_error_names_the_extra(files, capsys, monkeypatch):
 def test_help_lists_the_engine(capsys):
     code, out, _ = _run(capsys, "whatworks", "--help")
     assert code == 0 and "--engine" in out and "<duckdb|spark>" in out and "max_rows" in out
+
+
+def test_score_effects_outcome_picks_one_of_several(spark):
+    import estimators
+    from causal._errors import ConfigError
+    from causal.spark import score_effects
+
+    df = causal.simulate_content(n=400, seed=3)
+    X = df[["quality_score", "age_days"]]
+    est = estimators.LinearDML(random_state=0).fit(df[["saves", "hides"]], df["boosted"], X=X)
+    with pytest.raises(ConfigError, match="scores one outcome; the model has 2"):
+        score_effects(est, df, keep=["pin_id"])
+    with pytest.raises(ConfigError, match=r"'outcome' parameter must be one of .*'nope'"):
+        score_effects(est, df, keep=["pin_id"], outcome="nope")
+    got = score_effects(est, df, keep=["pin_id"], outcome="hides").toPandas()
+    got = got.sort_values("pin_id").reset_index(drop=True)
+    want = np.asarray(est.effect(X), dtype=float)[:, 1]
+    lo, hi = (np.asarray(b, dtype=float)[:, 1] for b in est.effect_interval(X))
+    np.testing.assert_allclose(got["effect"], want, rtol=ENGINE_RTOL, atol=1e-12)
+    np.testing.assert_allclose(got["effect_ci_lower"], lo, rtol=ENGINE_RTOL, atol=1e-12)
+    np.testing.assert_allclose(got["effect_ci_upper"], hi, rtol=ENGINE_RTOL, atol=1e-12)
