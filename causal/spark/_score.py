@@ -40,6 +40,7 @@ def score_effects(
     alpha: float | None = 0.05,
     check: bool = True,
     spark: Any = None,
+    outcome: str | None = None,
 ) -> Any:
     """Per-row CATE of a fitted ``estimators`` model over a Spark table, computed on the
     executors (``mapInPandas``, the model broadcast once).
@@ -62,6 +63,8 @@ def score_effects(
         give a clear error here instead of an executor traceback when the result is written.
     spark : SparkSession, optional
         Default the active session.
+    outcome : str, optional
+        For a model fitted on several outcomes, the one to score (its effects only).
 
     Returns
     -------
@@ -100,10 +103,19 @@ def score_effects(
         if c not in fields:
             raise missing_column_error(c, list(fields))
     ctx = _context(model)
-    if ctx.data.y.shape[1] != 1:
+    names = list(ctx.data.outcome_names)
+    column: int | None = None
+    if outcome is not None:
+        if outcome not in names:
+            raise ConfigError(
+                f"The 'outcome' parameter must be one of the model's outcomes {names}. "
+                f"Got {outcome!r}."
+            )
+        column = names.index(outcome) if len(names) > 1 else None
+    elif ctx.data.y.shape[1] != 1:
         raise ConfigError(
             f"score_effects scores one outcome; the model has {ctx.data.y.shape[1]} "
-            f"({list(ctx.data.outcome_names)}): fit one model per outcome."
+            f"({list(ctx.data.outcome_names)}): fit one model per outcome or pass outcome=."
         )
     if check:
         cats = [c for c in ctx.data.x_schema if c.categorical]
@@ -126,14 +138,18 @@ def score_effects(
         for pdf in batches:
             x = pdf[feats]
             eff = np.asarray(est.effect(x), dtype=float)
+            if column is not None:
+                eff = eff[:, column]
             if eff.ndim != 1:
                 raise ValueError("score_effects scores one outcome; the model has several.")
             out = pdf[keep].copy() if keep else pd.DataFrame(index=pdf.index)
             out["effect"] = eff
             if level is not None:
-                lo, hi = est.effect_interval(x, alpha=level)
-                out["effect_ci_lower"] = np.asarray(lo, dtype=float)
-                out["effect_ci_upper"] = np.asarray(hi, dtype=float)
+                lo, hi = (np.asarray(b, dtype=float) for b in est.effect_interval(x, alpha=level))
+                if column is not None:
+                    lo, hi = lo[:, column], hi[:, column]
+                out["effect_ci_lower"] = lo
+                out["effect_ci_upper"] = hi
             yield out
 
     cols = [_col(c) for c in dict.fromkeys([*keep, *feats])]

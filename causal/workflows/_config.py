@@ -7,6 +7,9 @@ treatment), ``estimator`` (``auto`` default), ``graph`` (DOT text or a path to a
 :class:`~causal.data.Design` roles), ``control`` (the control level of a multi-valued
 treatment, e.g. ``none``), ``alpha`` (0.05), and for weighing outcomes against each
 other ``primary`` (the outcome to raise) and ``guardrails`` (outcome: largest acceptable rise).
+``max_rows`` (default 1,000,000) is the most rows ``causal whatworks --engine spark`` brings
+from Spark to the driver to fit on (:attr:`WhatWorksConfig.max_rows`; not a ``what_works``
+option).
 
 The config is checked completely before any data is read: an unknown key names the closest
 known one, a wrong type names the key and what it must be.
@@ -50,7 +53,11 @@ _KEYS = (
     "primary",
     "guardrails",
     "control",
+    "max_rows",
 )
+
+#: Default of the ``max_rows`` key (the Spark engine's fitting size; causal.spark's default).
+DEFAULT_MAX_ROWS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class WhatWorksConfig:
 
     design: Design
     options: dict[str, Any] = field(default_factory=dict)
+    max_rows: int = DEFAULT_MAX_ROWS
 
 
 def _type_name(value: Any) -> str:
@@ -184,6 +192,12 @@ def parse_whatworks_config(
         raise ConfigError(
             f"The config key 'alpha' must be a number in (0, 1), e.g. 0.05. Got {alpha!r}."
         )
+    max_rows = cfg.get("max_rows", DEFAULT_MAX_ROWS)
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+        raise ConfigError(
+            "The config key 'max_rows' must be a whole number >= 1 (the most rows the Spark "
+            f"engine fits on), e.g. 1000000. Got {_type_name(max_rows)} ({max_rows!r}) instead."
+        )
     kind = cfg.get("treatment_kind", "auto")
     design = Design(
         unit=_column(cfg, "unit", True),  # type: ignore[arg-type]
@@ -227,4 +241,4 @@ def parse_whatworks_config(
     }
     if control is not None:
         options["control"] = control
-    return WhatWorksConfig(design=design, options=options)
+    return WhatWorksConfig(design=design, options=options, max_rows=max_rows)

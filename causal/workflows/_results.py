@@ -214,6 +214,9 @@ class WhatWorks:
         reason for each report section that is absent.
     warnings : tuple of str
         Non-fatal findings (thin overlap, high-cardinality columns, ...).
+    model : fitted ``estimators`` model, optional
+        The effect model of all outcomes (e.g. to score more rows with
+        :func:`causal.spark.score_effects`); not part of ``to_dict``.
 
     Examples
     --------
@@ -236,6 +239,7 @@ class WhatWorks:
     methods: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     control: Any = None
+    model: Any = field(default=None, repr=False)
 
     def __getitem__(self, key: str | tuple[str, Any]) -> OutcomeEffect:
         outcome, level = key if isinstance(key, tuple) else (key, None)

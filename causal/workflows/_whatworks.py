@@ -1100,4 +1100,5 @@ def what_works(
         methods=methods,
         warnings=tuple(dict.fromkeys(notes)),
         control=control,
+        model=model,
     )
