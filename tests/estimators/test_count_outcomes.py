@@ -206,3 +206,34 @@ def test_log_features_and_tmle_coverage_on_simulate_content_100_datasets() -> No
         z = np.array(zs[o])
         assert rates[o] >= FLOOR_COVERAGE, (o, rates[o])
         assert abs(z.mean()) < MEAN_Z_SES * z.std(ddof=1) / np.sqrt(N_SLOW), (o, z.mean())
+
+
+#: The default estimator over 150 datasets: seeds 50,000-50,099 (the block of the earlier
+#: studies) and the fresh block 60,000-60,049. Measured (session 5, the lead's run):
+#: AIPW 0.953 / 0.933 / 0.947 / 0.967 (saves, outbound clicks, hides, revenue), TMLE on the
+#: same fits 0.940 / 0.940 / 0.940 / 0.967. Binomial s.e. of a 95% coverage over 150: 0.018.
+DEFAULT_SEEDS = [*range(50_000, 50_100), *range(60_000, 60_050)]
+
+
+@pytest.mark.slow
+def test_default_ate_interval_meets_the_target_on_150_datasets() -> None:
+    """The default nuisances, AIPW (``ate_inference()``) and TMLE (``method="tmle"``)."""
+    covers: dict[tuple[str, str], list[bool]] = {}
+    zs: dict[tuple[str, str], list[float]] = {}
+    for seed in DEFAULT_SEEDS:
+        df, est = _fit(seed, None)
+        for o in OUTCOMES:
+            truth = float(df[f"true_cate_{o}"].mean())
+            for method in ("aipw", "tmle"):
+                a = est.ate_inference(outcome=o, method=method)
+                covers.setdefault((o, method), []).append(
+                    a.effect_ci_lower <= truth <= a.effect_ci_upper
+                )
+                zs.setdefault((o, method), []).append((a.effect - truth) / a.se)
+    rates = {k: float(np.mean(v)) for k, v in covers.items()}
+    print("default nuisances, coverage over", len(DEFAULT_SEEDS), "datasets:", rates)
+    n = len(DEFAULT_SEEDS)
+    for key, z_list in zs.items():
+        z = np.array(z_list)
+        assert rates[key] >= TARGET_COVERAGE, (key, rates[key])
+        assert abs(z.mean()) < MEAN_Z_SES * z.std(ddof=1) / np.sqrt(n), (key, z.mean())
