@@ -37,6 +37,7 @@ from scipy import stats
 
 import causal
 import estimators
+from causal.cli._demo import DEMO_WHATWORKS_CONFIG
 
 OUTCOMES = ["saves", "outbound_clicks", "hides", "revenue"]
 MODIFIERS = ["quality_score", "format", "category", "shoppable", "text_overlay"]
@@ -139,15 +140,9 @@ def one(
     return out
 
 
-DEMO_MODIFIERS = [
-    "category",
-    "format",
-    "quality_score",
-    "age_days",
-    "creator_followers",
-    "text_overlay",
-    "shoppable",
-]
+# The demo's columns (``causal demo``'s what-works config), so --demo-columns stays in step.
+DEMO_MODIFIERS = list(DEMO_WHATWORKS_CONFIG["modifiers"])
+DEMO_CONFOUNDERS = list(DEMO_WHATWORKS_CONFIG["confounders"])
 VARIANTS = ("fitted", "true e", "true mu", "oracle")
 
 
@@ -163,7 +158,7 @@ def paired(
     t = df["boosted"].to_numpy().astype(bool)
     g = df["creator_id"].to_numpy()
     X, W = (
-        (df[DEMO_MODIFIERS], df[["prior_impressions"]])
+        (df[DEMO_MODIFIERS], df[DEMO_CONFOUNDERS])
         if demo_columns
         else (
             df[MODIFIERS],

@@ -127,8 +127,11 @@ def time_econml(y: np.ndarray, t: np.ndarray, X: pd.DataFrame, fit_rows: int, ro
     }
 
 
-DEMO_MODIFIERS = ["category", "format", "quality_score", "age_days", "creator_followers",
-                  "text_overlay", "shoppable"]  # fmt: skip
+def _demo_modifiers() -> list[str]:
+    """The demo's modifiers (``causal demo``'s what-works config)."""
+    from causal.cli._demo import DEMO_WHATWORKS_CONFIG
+
+    return list(DEMO_WHATWORKS_CONFIG["modifiers"])
 
 
 def bench_permutation(fit_rows: int, old_rows: int, new_rows: list[int]) -> None:
@@ -141,7 +144,7 @@ def bench_permutation(fit_rows: int, old_rows: int, new_rows: list[int]) -> None
     from causal.explain._permutation import default_max_evals, permutation_shap
 
     df = causal.simulate_content(n=fit_rows, seed=1)
-    X = df[DEMO_MODIFIERS]
+    X = df[_demo_modifiers()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = estimators.AutoCate(random_state=1).fit(
